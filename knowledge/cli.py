@@ -1,0 +1,101 @@
+"""`bin/kb`: the knowledge base from the command line (runs in the action runtime).
+
+Each subcommand lives in its own `register(subparsers)` function; later features add
+theirs to COMMANDS without touching the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable
+
+from knowledge.knowledge_base import KnowledgeBase
+from knowledge.retriever import KnowledgeBaseUnavailable, SearchResult
+
+
+def _search_json(result: SearchResult) -> list[dict]:
+    return [dict(h.to_json(), answerable=result.answerable) for h in result.hits]
+
+
+def _queries(arg: str) -> Iterable[str]:
+    if arg != "-":
+        yield arg
+        return
+    for line in sys.stdin:
+        yield line.rstrip("\n")
+
+
+def cmd_search(args: argparse.Namespace, kb: KnowledgeBase) -> int:
+    for query in _queries(args.query):
+        result = kb.retriever.search(query, args.top_k)
+        if args.json:
+            print(json.dumps(_search_json(result), ensure_ascii=False), flush=True)
+            continue
+        print(f"问题: {query}  [{'可回答' if result.answerable else '未覆盖'}; {result.reason}]")
+        for hit in result.hits:
+            print(f"  {hit.rank}. ({hit.score:.2f}) {hit.passage.text}\n     —— {hit.passage.citation}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, kb: KnowledgeBase) -> int:
+    parsed, generation = kb.ingest_sources()
+    summary = [
+        {
+            "doc_id": p.info.doc_id,
+            "version": p.info.version,
+            "sections": p.sections,
+            "clauses": len(p.clauses),
+            "passages": len(p.passages),
+            "unplaced_lines": p.unplaced_lines,
+            "dropped_lines": p.dropped_lines,
+        }
+        for p in parsed
+    ]
+    if args.json:
+        print(json.dumps({"documents": summary, "generation": generation}, ensure_ascii=False))
+    else:
+        for s in summary:
+            print(f"{s['doc_id']}@{s['version']}: {len(s['sections'])} sections,"
+                  f" {s['clauses']} clauses, {s['passages']} passages,"
+                  f" {len(s['unplaced_lines'])} unplaced, {len(s['dropped_lines'])} dropped")
+    return 0
+
+
+def register_core(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="search the policy passages")
+    p.add_argument("query", help="the question, or - to read one question per line from stdin")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_search)
+
+    p = sub.add_parser("ingest", help="ingest the sources manifest and rebuild the index")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_ingest)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [register_core]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kb", description="Policy knowledge base")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for register in COMMANDS:
+        register(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.handler(args, KnowledgeBase.from_env())
+    except KnowledgeBaseUnavailable as exc:
+        print(f"kb: {exc}", file=sys.stderr)
+        return 3
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

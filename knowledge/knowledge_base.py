@@ -1,0 +1,55 @@
+"""Wires settings, normaliser, tokenizer, store, ingestor and index builder together.
+
+Both the CLI and the action server build their objects here, so the two never disagree
+on where data lives or how text is tokenised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from knowledge.clause_parser import ClauseParser
+from knowledge.index_builder import IndexBuilder
+from knowledge.ingest import Ingestor, read_manifest
+from knowledge.models import ParsedDocument
+from knowledge.retriever import Retriever
+from knowledge.settings import KnowledgeSettings
+from knowledge.store import ClauseStore
+from knowledge.text_normalizer import NormalizationRules, TextNormalizer
+from knowledge.tokenizer import ChineseTokenizer
+
+
+@dataclass
+class KnowledgeBase:
+    settings: KnowledgeSettings
+
+    @classmethod
+    def from_env(cls) -> KnowledgeBase:
+        return cls(KnowledgeSettings.from_env())
+
+    @cached_property
+    def normalizer(self) -> TextNormalizer:
+        return TextNormalizer(NormalizationRules.load(self.settings.data_dir / "normalization.yml"))
+
+    @cached_property
+    def tokenizer(self) -> ChineseTokenizer:
+        return ChineseTokenizer.from_data(self.settings.data_dir)
+
+    @cached_property
+    def store(self) -> ClauseStore:
+        return ClauseStore(self.settings.db_path)
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        return Retriever(self.settings, self.normalizer, self.tokenizer)
+
+    def ingest_sources(self) -> tuple[list[ParsedDocument], str]:
+        """Ingests every document of the sources manifest and builds a new index generation."""
+        ingestor = Ingestor(self.store, ClauseParser(self.normalizer))
+        parsed = [ingestor.ingest(e) for e in read_manifest(self.settings.sources_manifest)]
+        return parsed, self.rebuild_index()
+
+    def rebuild_index(self) -> str:
+        builder = IndexBuilder(self.settings.index_root, self.tokenizer)
+        return builder.build(self.store.passages()).name

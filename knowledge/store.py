@@ -1,0 +1,120 @@
+"""SQLite store of documents, clauses and passages: the source of truth behind every index.
+
+Indexes are derived from it and can be rebuilt at any time; citations and clause texts
+(which the rules engine quotes) are read from here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+from knowledge.models import Clause, DocumentInfo, ParsedDocument, Passage
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT NOT NULL, version TEXT NOT NULL, title TEXT NOT NULL, short_title TEXT,
+    issuer TEXT, effective TEXT, source_file TEXT, headline TEXT,
+    ingested_at TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY (doc_id, version)
+);
+CREATE TABLE IF NOT EXISTS clauses (
+    doc_id TEXT NOT NULL, version TEXT NOT NULL, clause_key TEXT NOT NULL, section TEXT NOT NULL,
+    item_no INTEGER, title TEXT NOT NULL, text TEXT NOT NULL, citation TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (doc_id, version, clause_key),
+    FOREIGN KEY (doc_id, version) REFERENCES documents (doc_id, version) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS passages (
+    passage_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, version TEXT NOT NULL,
+    clause_key TEXT NOT NULL, section TEXT NOT NULL, item_no INTEGER, item_title TEXT NOT NULL,
+    sentence_no INTEGER NOT NULL, text TEXT NOT NULL, citation TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    FOREIGN KEY (doc_id, version) REFERENCES documents (doc_id, version) ON DELETE CASCADE
+);
+"""
+
+
+class ClauseStore:
+    """Opens a short-lived connection per operation so several processes can share the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys = ON")
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def save(self, parsed: ParsedDocument) -> None:
+        """Replaces one document version as a whole, in one transaction."""
+        info = parsed.info
+        with self._connect() as db:
+            db.execute(
+                "DELETE FROM documents WHERE doc_id = ? AND version = ?", (info.doc_id, info.version)
+            )
+            db.execute(
+                "INSERT INTO documents (doc_id, version, title, short_title, issuer, effective,"
+                " source_file, headline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (info.doc_id, info.version, info.title, info.short_title, info.issuer,
+                 info.effective, info.source_file, parsed.headline),
+            )
+            db.executemany(
+                "INSERT INTO clauses VALUES (:doc_id, :version, :clause_key, :section, :item_no,"
+                " :title, :text, :citation, :position)",
+                [asdict(c) | {"position": i} for i, c in enumerate(parsed.clauses)],
+            )
+            db.executemany(
+                "INSERT INTO passages VALUES (:passage_id, :doc_id, :version, :clause_key,"
+                " :section, :item_no, :item_title, :sentence_no, :text, :citation, :position)",
+                [asdict(p) | {"position": i} for i, p in enumerate(parsed.passages)],
+            )
+
+    def documents(self) -> list[DocumentInfo]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT doc_id, version, title, short_title, issuer, effective, source_file"
+                " FROM documents ORDER BY doc_id, effective, version"
+            ).fetchall()
+        return [DocumentInfo(**dict(r)) for r in rows]
+
+    def passages(self) -> list[Passage]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT passage_id, doc_id, version, clause_key, section, item_no, item_title,"
+                " sentence_no, text, citation FROM passages ORDER BY doc_id, version, position"
+            ).fetchall()
+        return [Passage(**dict(r)) for r in rows]
+
+    def clauses(self, doc_id: str | None = None) -> list[Clause]:
+        query = (
+            "SELECT doc_id, version, clause_key, section, item_no, title, text, citation"
+            " FROM clauses"
+        )
+        args: tuple[str, ...] = ()
+        if doc_id is not None:
+            query, args = query + " WHERE doc_id = ?", (doc_id,)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY doc_id, version, position", args).fetchall()
+        return [Clause(**dict(r)) for r in rows]
+
+    def clause(self, doc_id: str, version: str, clause_key: str) -> Clause | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT doc_id, version, clause_key, section, item_no, title, text, citation"
+                " FROM clauses WHERE doc_id = ? AND version = ? AND clause_key = ?",
+                (doc_id, version, clause_key),
+            ).fetchone()
+        return Clause(**dict(row)) if row else None

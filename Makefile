@@ -1,0 +1,44 @@
+# The two commands: `make run` (the assistant) and `make test` (every suite).
+SHELL := /bin/bash
+ACT := .venv-actions/bin/python
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: run test install ingest model shell lint unit e2e bench clean
+
+run: install ingest model
+	$(ACT) -m assistant.run
+
+test: install lint ingest model
+	$(ACT) -m pytest -q tests
+
+install: .venv-rasa/.installed .venv-actions/.installed
+
+.venv-rasa/.installed: requirements/rasa.txt assistant/scripts/bootstrap.sh
+	bash assistant/scripts/bootstrap.sh rasa
+	touch $@
+
+.venv-actions/.installed: requirements/actions.txt requirements/actions-nodeps.txt assistant/scripts/bootstrap.sh
+	bash assistant/scripts/bootstrap.sh actions
+	touch $@
+
+ingest: install
+	bin/kb ingest
+
+model: install
+	$(ACT) -m assistant.model_builder
+
+shell: install
+	ACTION_ENDPOINT_URL=http://127.0.0.1:5055/webhook TRACKER_DB=var/rasa/tracker.db \
+	  .venv-rasa/bin/rasa shell --endpoints endpoints.yml --model models
+
+lint: install
+	$(ACT) -m ruff check .
+
+unit: install ingest
+	$(ACT) -m pytest -q tests/unit
+
+e2e: install ingest model
+	$(ACT) -m pytest -q tests/e2e
+
+clean:
+	rm -rf var models results

@@ -1,0 +1,1 @@
+"""Run tooling, channels and (later) the staff console."""

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Creates one runtime's virtual environment and installs its pinned requirements.
+#   bootstrap.sh rasa     -> .venv-rasa    (Python 3.10, rasa 3.6.21)
+#   bootstrap.sh actions  -> .venv-actions (Python 3.11, rasa-sdk + knowledge stack)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+
+find_python() {  # $1 = minor version, e.g. 3.10
+  local v="$1" candidate
+  if command -v pyenv >/dev/null 2>&1; then
+    for candidate in "$(pyenv root)"/versions/"$v".*/bin/python; do
+      [ -x "$candidate" ] && { echo "$candidate"; return 0; }
+    done
+  fi
+  command -v "python$v" 2>/dev/null && return 0
+  return 1
+}
+
+pip_install() {  # $1 = venv dir, rest = pip args
+  local venv="$1"; shift
+  "$venv/bin/python" -m pip install --disable-pip-version-check -q "$@"
+}
+
+case "${1:-}" in
+  rasa)
+    py="$(find_python 3.10)" || {
+      echo "bootstrap: Python 3.10 not found (rasa 3.6.21 needs it). Install it with" \
+           "'pyenv install 3.10' or provide python3.10 on PATH." >&2; exit 2; }
+    [ -x .venv-rasa/bin/python ] || "$py" -m venv .venv-rasa
+    pip_install .venv-rasa -r requirements/rasa.txt
+    ;;
+  actions)
+    py="$(find_python 3.11)" || {
+      echo "bootstrap: Python 3.11 not found (the action server needs it). Install it with" \
+           "'pyenv install 3.11' or provide python3.11 on PATH." >&2; exit 2; }
+    [ -x .venv-actions/bin/python ] || "$py" -m venv .venv-actions
+    # torch first, pinned: the CPU wheel; otherwise sentence-transformers pulls a CUDA build.
+    pip_install .venv-actions torch==2.13.0
+    pip_install .venv-actions -r requirements/actions.txt
+    pip_install .venv-actions --no-deps -r requirements/actions-nodeps.txt
+    ;;
+  *)
+    echo "usage: bootstrap.sh rasa|actions" >&2; exit 2 ;;
+esac

@@ -1,0 +1,57 @@
+"""Decides what a search result lets the assistant say, and with which citations.
+
+Kept apart from the Rasa action so the rule "never present an unrelated passage as the
+answer" is plain, tested Python: the action only renders what this returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from knowledge.retriever import SearchResult
+
+# A second clause is worth mentioning when it scores close to the best one.
+SEE_ALSO_RATIO = 0.75
+
+
+class AnswerKind(str, Enum):
+    ANSWER = "answer"
+    NOT_COVERED = "not_covered"  # understood as a policy question, but the text is silent
+    NOT_UNDERSTOOD = "not_understood"  # neither NLU nor retrieval found a meaning
+
+
+@dataclass(frozen=True)
+class PolicyAnswer:
+    kind: AnswerKind
+    text: str = ""
+    citation: str = ""
+    see_also: list[str] = field(default_factory=list)
+    passage_ids: list[str] = field(default_factory=list)
+
+
+def cite(citation: str, item_title: str) -> str:
+    return f"{citation}（{item_title}）" if item_title else citation
+
+
+def compose_answer(result: SearchResult, understood_as_policy_question: bool) -> PolicyAnswer:
+    """Builds the answer from the best passage, or says why there is none."""
+    if not result.answerable or not result.hits:
+        kind = AnswerKind.NOT_COVERED if understood_as_policy_question else (
+            AnswerKind.NOT_UNDERSTOOD
+        )
+        return PolicyAnswer(kind)
+    best = result.hits[0]
+    see_also: list[str] = []
+    for hit in result.hits[1:]:
+        p = hit.passage
+        seen = {best.passage.clause_key, *see_also}
+        if hit.score >= SEE_ALSO_RATIO * best.score and p.clause_key not in seen:
+            see_also.append(cite(p.citation, p.item_title))
+    return PolicyAnswer(
+        kind=AnswerKind.ANSWER,
+        text=best.passage.text,
+        citation=cite(best.passage.citation, best.passage.item_title),
+        see_also=see_also,
+        passage_ids=[h.passage.passage_id for h in result.hits],
+    )

@@ -1,0 +1,23 @@
+"""Fixtures shared by every suite: a real knowledge base built from the shipped sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge.knowledge_base import KnowledgeBase
+from knowledge.settings import KnowledgeSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RAW_SOURCE = PROJECT_ROOT / "knowledge" / "sources" / "hebei-differentiated-control-opinion.raw.txt"
+DOC_ID = "hebei-differentiated-control-opinion"
+
+
+@pytest.fixture(scope="session")
+def built_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """The shipped sources ingested into a fresh store and index in a temporary home."""
+    kb = KnowledgeBase(KnowledgeSettings(home=tmp_path_factory.mktemp("kb")))
+    kb.ingest_sources()
+    return kb
+

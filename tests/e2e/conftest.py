@@ -1,0 +1,74 @@
+"""Starts the real action server and Rasa server on free ports for the end-to-end suite."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.model_builder import ensure_model
+from assistant.servers import action_server, rasa_server
+from assistant.settings import RuntimeSettings
+from knowledge.knowledge_base import KnowledgeBase
+from knowledge.settings import KnowledgeSettings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Assistant:
+    """Talks to the running Rasa server over its REST channel, as a user's client would."""
+
+    settings: RuntimeSettings
+    client: httpx.Client
+
+    def send(self, sender: str, message: str) -> list[str]:
+        resp = self.client.post(
+            f"{self.settings.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+        )
+        resp.raise_for_status()
+        return [m.get("text", "") for m in resp.json()]
+
+    def reply(self, sender: str, message: str) -> str:
+        return "\n".join(self.send(sender, message))
+
+
+@pytest.fixture(scope="session")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> RuntimeSettings:
+    var = tmp_path_factory.mktemp("var")
+    return replace(
+        RuntimeSettings.from_env({}), rasa_port=free_port(), action_port=free_port(), var_dir=var
+    )
+
+
+@pytest.fixture(scope="session")
+def kb_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("kb-home")
+    KnowledgeBase(KnowledgeSettings(home=home)).ingest_sources()
+    return home
+
+
+@pytest.fixture(scope="session")
+def assistant(runtime: RuntimeSettings, kb_home: Path) -> Iterator[Assistant]:
+    model = ensure_model(RuntimeSettings.from_env({}))
+    actions = action_server(runtime, env={"KB_HOME": str(kb_home)})
+    rasa = rasa_server(runtime, model)
+    try:
+        actions.start()
+        rasa.start()
+        actions.wait_healthy(120)
+        rasa.wait_healthy(300)
+        with httpx.Client(timeout=60) as client:
+            yield Assistant(runtime, client)
+    finally:
+        rasa.stop()
+        actions.stop()

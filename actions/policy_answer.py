@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import last_user_text
 from actions.knowledge_client import knowledge_base
 from knowledge.answering import AnswerKind, compose_answer
 from knowledge.retriever import KnowledgeBaseUnavailable
@@ -25,7 +26,7 @@ class ActionAnswerPolicyQuestion(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        question = tracker.latest_message.get("text") or ""
+        question = last_user_text(tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         try:
             result = knowledge_base().retriever.search(question)

@@ -40,8 +40,9 @@ def main() -> int:
             log.info("%s is up: %s", server.name, server.health_url)
         print(
             f"\n助手已启动 / assistant is up.\n"
-            f"  REST: curl -s {settings.rasa_url}/webhooks/rest/webhook -H 'Content-Type: "
-            f"application/json' -d '{{\"sender\": \"me\", \"message\": \"审批有没有绿色通道？\"}}'\n"
+            f"  REST: curl -s {settings.rasa_url}/webhooks/rest/webhook"
+            f" -H 'Content-Type: application/json'"
+            f" -d '{{\"sender\": \"me\", \"message\": \"审批有没有绿色通道？\"}}'\n"
             f"  Shell: make shell    Logs: {settings.log_dir}    Stop: Ctrl-C\n",
             flush=True,
         )

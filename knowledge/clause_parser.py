@@ -20,7 +20,11 @@ _SENTENCE_PUNCT = re.compile(r"[，。；;：:,！？!?“”]")
 
 
 def _is_section_heading(line: str) -> bool:
-    return len(line) <= _SECTION_MAX_LEN and not _SENTENCE_PUNCT.search(line) and not line[0].isdigit()
+    return (
+        len(line) <= _SECTION_MAX_LEN
+        and not _SENTENCE_PUNCT.search(line)
+        and not line[0].isdigit()
+    )
 
 
 def split_sentences(text: str) -> list[str]:

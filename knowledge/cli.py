@@ -36,7 +36,8 @@ def cmd_search(args: argparse.Namespace, kb: KnowledgeBase) -> int:
             continue
         print(f"问题: {query}  [{'可回答' if result.answerable else '未覆盖'}; {result.reason}]")
         for hit in result.hits:
-            print(f"  {hit.rank}. ({hit.score:.2f}) {hit.passage.text}\n     —— {hit.passage.citation}")
+            print(f"  {hit.rank}. ({hit.score:.2f}) {hit.passage.text}")
+            print(f"     —— {hit.passage.citation}")
     return 0
 
 

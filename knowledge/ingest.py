@@ -11,7 +11,6 @@ import yaml
 from knowledge.clause_parser import ClauseParser
 from knowledge.models import DocumentInfo, ParsedDocument
 from knowledge.store import ClauseStore
-from knowledge.text_normalizer import TextNormalizer
 
 log = logging.getLogger(__name__)
 

@@ -1,23 +1,36 @@
-"""Query side: normalise, tokenise, score, rank, and decide whether the answer is covered.
+"""Query side: analyse, score with each leg, fuse, rank, and decide whether the answer is covered.
 
-The retriever holds one loaded index generation and swaps to a newer one when the
-CURRENT pointer changes, so a publish reaches a running action server without a restart.
+Legs: BM25 over jieba tokens (always built) and, when a sentence encoder is present, dense
+retrieval over FAISS. Both score *units*: the passages (each sentence with its item title as
+context) and the anticipated questions, which point back at their clause's real passages; a
+passage's score in a leg is the best of its own score and those of the questions pointing at it,
+so answers always quote the policy's own sentence. knowledge/fusion.py combines the legs.
+
+The retriever holds one loaded index generation and swaps to a newer one when the CURRENT
+pointer changes, so a publish reaches a running action server without a restart.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from knowledge.index_builder import MANIFEST, PASSAGES, current_generation
+from knowledge.anticipated import PASSAGE, IndexUnit
+from knowledge.dense_index import DenseIndex
+from knowledge.encoders import Encoder, load_encoder
+from knowledge.fusion import METHODS, fuse
+from knowledge.index_builder import DENSE_DIR, MANIFEST, PASSAGES, UNITS, current_generation
 from knowledge.lexical_index import LexicalIndex
 from knowledge.models import Passage, SearchHit
+from knowledge.query_analyzer import Glossary, QueryAnalysis, QueryAnalyzer
 from knowledge.settings import KnowledgeSettings
 from knowledge.text_normalizer import TextNormalizer
 from knowledge.tokenizer import ChineseTokenizer
@@ -25,6 +38,10 @@ from knowledge.tokenizer import ChineseTokenizer
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 500
+MAX_TOP_K = 50
+# A generation built without dense vectors is encoded on load when it is this small.
+ENCODE_ON_LOAD_MAX_UNITS = 2000
+_UNSET: Any = object()
 
 
 class KnowledgeBaseUnavailable(RuntimeError):
@@ -41,6 +58,9 @@ class SearchResult:
     reason: str  # why it is (not) answerable, for logs and staff review
     generation: str = ""
     coverage: float = 0.0
+    fusion: str = ""  # the method that ranked the hits ("bm25" when the dense leg is off)
+    legs: tuple[str, ...] = ()  # legs that took part
+    details: dict[str, Any] = field(default_factory=dict)  # features, glossary hits, timings
 
 
 @dataclass(frozen=True)
@@ -48,9 +68,11 @@ class _Generation:
     name: str
     path: Path
     passages: list[Passage]
-    passage_tokens: list[frozenset[str]]
+    units: list[IndexUnit]
     lexical: LexicalIndex
     manifest: dict = field(default_factory=dict)
+    dense: DenseIndex | None = None
+    dense_status: str = ""
 
 
 class Retriever:
@@ -59,10 +81,29 @@ class Retriever:
         settings: KnowledgeSettings,
         normalizer: TextNormalizer | None = None,
         tokenizer: ChineseTokenizer | None = None,
+        encoder: Encoder | None = _UNSET,
+        analyzer: QueryAnalyzer | None = None,
     ) -> None:
         self.settings = settings
         self.normalizer = normalizer or TextNormalizer()
         self.tokenizer = tokenizer or ChineseTokenizer.from_data(settings.data_dir)
+        if encoder is _UNSET:
+            encoder, self.encoder_status = load_encoder(
+                settings.dense_model, settings.dense_model_path, settings.dense_query_prefix
+            )
+        else:
+            self.encoder_status = "" if encoder is not None else "no encoder given"
+        self.encoder: Encoder | None = encoder
+        self.analyzer = analyzer or QueryAnalyzer(
+            self.normalizer,
+            self.tokenizer,
+            Glossary.load(settings.data_dir / "glossary.yml"),
+            matcher=settings.glossary_matcher,
+            expansion_weight=settings.expansion_weight,
+            max_chars=min(settings.max_query_chars, MAX_QUERY_CHARS * 10),
+        )
+        if settings.fusion not in METHODS:
+            raise ValueError(f"KB_FUSION={settings.fusion!r}: one of {', '.join(METHODS)}")
         self._lock = threading.Lock()
         self._generation: _Generation | None = None
         self._last_check = 0.0
@@ -77,9 +118,31 @@ class Retriever:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         with (path / PASSAGES).open(encoding="utf-8") as f:
             passages = [Passage(**json.loads(line)) for line in f]
-        tokens = [frozenset(self.tokenizer.tokenize(p.index_text())) for p in passages]
-        return _Generation(path.name, path, passages, tokens, LexicalIndex.load(path / "bm25"),
-                           manifest)
+        if (path / UNITS).exists():
+            with (path / UNITS).open(encoding="utf-8") as f:
+                units = [IndexUnit.from_json(json.loads(line)) for line in f]
+        else:  # format 1: the passages were the only units
+            units = [IndexUnit(PASSAGE, p.index_text(), (i,)) for i, p in enumerate(passages)]
+        lexical = LexicalIndex.load(path / "bm25")
+        dense, status = self._load_dense(path, manifest, units)
+        return _Generation(path.name, path, passages, units, lexical, manifest, dense, status)
+
+    def _load_dense(self, path: Path, manifest: dict,
+                    units: list[IndexUnit]) -> tuple[DenseIndex | None, str]:
+        if self.encoder is None:
+            return None, f"off: {self.encoder_status}"
+        leg = (manifest.get("legs") or {}).get("dense") or {}
+        if leg.get("status") == "on" and leg.get("model") == self.encoder.name:
+            return DenseIndex.load(path / leg.get("path", DENSE_DIR)), f"on: {self.encoder.name}"
+        built_with = leg.get("model") or "no dense vectors"
+        if len(units) > ENCODE_ON_LOAD_MAX_UNITS:
+            return None, (f"off: generation built with {built_with}, encoder is"
+                          f" {self.encoder.name}; run `bin/kb ingest`")
+        log.info("generation %s has %s; encoding its %d units with %s on load", path.name,
+                 built_with, len(units), self.encoder.name)
+        vectors = self.encoder.encode_passages([u.text for u in units])
+        index = DenseIndex.build(vectors, self.settings.dense_index, self.settings.dense_flat_max)
+        return index, f"on: {self.encoder.name} (encoded on load)"
 
     def reload(self, force: bool = False) -> bool:
         """Loads the current generation if it changed; returns True when it swapped."""
@@ -93,47 +156,173 @@ class Retriever:
                 return False
             loaded = self._load(path)
             self._generation = loaded  # one reference swap: searches in flight keep the old one
-            log.info("knowledge base generation %s loaded (%d passages)", loaded.name,
-                     len(loaded.passages))
+            log.info("knowledge base generation %s loaded (%d passages, %d units, dense %s)",
+                     loaded.name, len(loaded.passages), len(loaded.units), loaded.dense_status)
             return True
+
+    def _method(self, gen: _Generation, requested: str | None = None) -> str:
+        method = requested or self.settings.fusion
+        if method not in METHODS:
+            raise ValueError(f"unknown fusion method {method!r}; one of {', '.join(METHODS)}")
+        dense_live = gen.dense is not None
+        if not self.settings.bm25_enabled:
+            return "dense" if dense_live else "none"
+        if not dense_live:
+            return "bm25"
+        return method
 
     def health(self) -> dict:
         gen = self._generation
+        dense_live = bool(gen and gen.dense is not None)
+        aq = (gen.manifest.get("anticipated_questions") or {}) if gen else {}
         return {
             "generation": gen.name if gen else None,
             "passages": len(gen.passages) if gen else 0,
-            "legs": {"bm25": gen is not None, "dense": False},
+            "units": len(gen.units) if gen else 0,
+            "legs": {"bm25": gen is not None and self.settings.bm25_enabled,
+                     "dense": dense_live},
+            "fusion": self._method(gen) if gen else None,
+            "dense": {
+                "status": gen.dense_status if gen else f"off: {self.encoder_status}",
+                "model": self.encoder.name if self.encoder else None,
+                "index": gen.dense.kind if dense_live else None,
+            },
+            "glossary_matcher": self.analyzer.matcher_name,
+            "anticipated_questions": aq.get("units", 0),
+            "problems": list(aq.get("problems") or []),
         }
 
     # -- querying ----------------------------------------------------------------------
-    def search(self, query: str, top_k: int | None = None) -> SearchResult:
+    def search(self, query: str, top_k: int | None = None, *,
+               fusion: str | None = None) -> SearchResult:
+        """Ranks passages for the question. `fusion` overrides the configured method (eval)."""
         self.reload()
         gen = self._generation
         if gen is None:
             raise KnowledgeBaseUnavailable("no index generation found; run `bin/kb ingest`")
-        top_k = top_k or self.settings.top_k
-        normalized = self.normalizer.query_text(query)[:MAX_QUERY_CHARS]
-        tokens = list(dict.fromkeys(self.tokenizer.tokenize(normalized)))
-        if not tokens:
-            return SearchResult(query, normalized, [], [], False, "no content words", gen.name)
-        scores = gen.lexical.scores(tokens)
+        try:
+            top_k = max(1, min(int(top_k or self.settings.top_k), MAX_TOP_K))
+        except (TypeError, ValueError):
+            top_k = self.settings.top_k
+        method = self._method(gen, fusion)
+        a = self.analyzer.analyze(query)
+        if a.problem:
+            return SearchResult(a.query, a.normalized, a.tokens, [], False, a.problem, gen.name,
+                                fusion=method)
+        if method == "none":
+            return SearchResult(a.query, a.normalized, a.tokens, [], False,
+                                "no retrieval leg is live", gen.name, fusion=method)
+        started = time.perf_counter()
+        lex, lex_src = self._lexical(gen, a)
+        dense = dense_src = None
+        if method != "bm25" and gen.dense is not None and self.encoder is not None:
+            dense, dense_src = self._dense(gen, a)
+        t_legs = time.perf_counter() - started
+
+        strong = False
+        if lex.max(initial=0.0) > 0:
+            best = int(np.argmax(lex))
+            strong = (lex[best] >= self.settings.rescue_min_score and self._coverage(
+                gen, a, {best, int(lex_src[best])}) >= self.settings.rescue_min_coverage)
+        scores = fuse(method, lex, dense, weight=self.settings.fusion_weight,
+                      rrf_k=self.settings.rrf_k, depth=self.settings.rerank_depth,
+                      lexical_strong=strong)
         order = np.argsort(-scores, kind="stable")[:top_k]
-        hits = [
-            SearchHit(gen.passages[i], float(scores[i]), rank)
-            for rank, i in enumerate(order, start=1)
-            if scores[i] > 0
-        ]
+        hits = [SearchHit(gen.passages[i], float(scores[i]), rank)
+                for rank, i in enumerate((int(i) for i in order if np.isfinite(scores[i])),
+                                         start=1)]
+        legs = ("bm25",) + (("dense",) if dense is not None else ())
+        if method == "dense":
+            legs = ("dense",)
+        details: dict[str, Any] = {
+            "glossary": [{"phrase": h.key, "terms": list(h.expansions)} for h in a.glossary_hits],
+            "lexical_strong": strong,
+            "legs_ms": round(1000 * t_legs, 2),
+        }
+        if a.truncated:
+            details["truncated_to"] = len(a.normalized)
         if not hits:
-            return SearchResult(query, normalized, tokens, [], False, "no matching words",
-                                gen.name)
-        top_tokens = gen.passage_tokens[order[0]]
-        coverage = sum(t in top_tokens for t in tokens) / len(tokens)
-        answerable = hits[0].score >= self.settings.min_score and (
-            coverage >= self.settings.min_coverage
-        )
-        reason = (
-            f"score={hits[0].score:.2f} (min {self.settings.min_score}),"
-            f" coverage={coverage:.2f} (min {self.settings.min_coverage})"
-        )
-        return SearchResult(query, normalized, tokens, hits, answerable, reason, gen.name,
-                            coverage)
+            return SearchResult(a.query, a.normalized, a.tokens, [], False, "no matching words",
+                                gen.name, fusion=method, legs=legs, details=details)
+        top = hits[0].rank and int(order[0])
+        units = {top, int(lex_src[top])}
+        if dense_src is not None and dense_src[top] >= 0:
+            units.add(int(dense_src[top]))
+        coverage = self._coverage(gen, a, units)
+        lex_score = float(lex[top])
+        sim = None if dense is None or math.isnan(dense[top]) else float(dense[top])
+        answerable, why = self._answerable(lex_score, coverage, sim)
+        via = [gen.units[u].text for u in sorted(units) if gen.units[u].kind != PASSAGE]
+        details.update(top_lexical=round(lex_score, 3), top_dense=sim, coverage=round(coverage, 3),
+                       matched_questions=via)
+        reason = (f"{why}: bm25={lex_score:.2f} (min {self.settings.min_score}),"
+                  f" coverage={coverage:.2f} (min {self.settings.min_coverage})"
+                  + (f", dense={sim:.3f} (min {self.settings.min_dense_similarity})"
+                     if sim is not None else "")
+                  + f", fusion={method}")
+        return SearchResult(a.query, a.normalized, a.tokens, hits, answerable, reason, gen.name,
+                            coverage, method, legs, details)
+
+    def _answerable(self, lex_score: float, coverage: float,
+                    sim: float | None) -> tuple[bool, str]:
+        s = self.settings
+        if lex_score >= s.min_score and coverage >= s.min_coverage:
+            return True, "covered (lexical)"
+        if sim is not None and sim >= s.min_dense_similarity and coverage >= s.min_dense_coverage:
+            return True, "covered (dense + lexical)"
+        return False, "not covered"
+
+    def _lexical(self, gen: _Generation, a: QueryAnalysis) -> tuple[np.ndarray, np.ndarray]:
+        """Per-passage BM25 score and the unit that gave it."""
+        n = len(gen.passages)
+        unit_scores = gen.lexical.weighted_scores(a.weights)
+        lex = unit_scores[:n].astype(np.float64)
+        src = np.arange(n)
+        qw = self.settings.question_weight if self.settings.anticipated_questions else 0.0
+        if qw > 0 and len(unit_scores) > n:
+            own = unit_scores[:n]
+            for j in np.flatnonzero(unit_scores[n:]) + n:
+                targets = gen.units[j].targets
+                t = targets[0] if len(targets) == 1 else max(targets, key=lambda i: own[i])
+                score = qw * float(unit_scores[j])
+                if score > lex[t]:
+                    lex[t], src[t] = score, j
+        return lex, src
+
+    def _dense(self, gen: _Generation, a: QueryAnalysis) -> tuple[np.ndarray, np.ndarray]:
+        """Per-passage cosine (NaN where not retrieved) and the unit that gave it (-1)."""
+        n = len(gen.passages)
+        assert gen.dense is not None and self.encoder is not None
+        qvec = self.encoder.encode_queries([a.normalized])[0]
+        ids, sims = gen.dense.search(qvec, self.settings.dense_depth)
+        dense = np.full(n, np.nan)
+        src = np.full(n, -1)
+        use_questions = self.settings.anticipated_questions
+        for uid, sim in zip(ids.tolist(), sims.tolist(), strict=True):
+            unit = gen.units[uid]
+            if unit.kind != PASSAGE and not use_questions:
+                continue
+            targets = unit.targets
+            if len(targets) == 1:
+                t = targets[0]
+            else:
+                own = gen.dense.similarities(qvec, np.asarray(targets))
+                t = targets[int(np.argmax(own))]
+            if np.isnan(dense[t]) or sim > dense[t]:
+                dense[t], src[t] = sim, uid
+        return dense, src
+
+    def _coverage(self, gen: _Generation, a: QueryAnalysis, units: set[int]) -> float:
+        """Share of the question's words (idf-weighted) that the matched units contain.
+
+        A colloquial phrase the glossary knows counts as covered when the unit contains one
+        of the policy terms it stands for.
+        """
+        total = covered = 0.0
+        for tok in a.tokens:
+            weight = gen.lexical.idf(tok)
+            total += weight
+            candidates = (tok, *a.covered_by.get(tok, ()))
+            if any(gen.lexical.contains(t, u) for t in candidates for u in units):
+                covered += weight
+        return covered / total if total else 0.0

@@ -26,6 +26,36 @@ class KnowledgeSettings:
     # How often the action server checks whether a new index generation was published.
     reload_check_seconds: float = 2.0
 
+    # --- retrieval (docs/retrieval.md explains each choice and the measurements behind it) ---
+    # Legs: BM25 is always built; the dense leg runs when a model is present (KB_DENSE_MODEL:
+    # none | auto | m3e-small | <path of a sentence-transformers model, e.g. bge-small-zh-v1.5>).
+    bm25_enabled: bool = True
+    dense_model: str = "auto"
+    dense_model_path: str = ""  # where an operator placed a model; used by "auto" first
+    dense_query_prefix: str | None = None  # None: bge-zh instruction for bge, else none
+    dense_index: str = "auto"  # auto | flat | hnsw (auto: flat up to dense_flat_max vectors)
+    dense_flat_max: int = 200_000
+    dense_depth: int = 50  # how many dense neighbours a query takes from FAISS
+    # How the legs combine: bm25 | dense | rrf | weighted | rerank | rescue (knowledge/fusion.py)
+    fusion: str = "rescue"
+    fusion_weight: float = 0.3  # share of the dense leg in weighted/rerank/rescue/rrf
+    rrf_k: float = 60.0
+    rerank_depth: int = 10
+    # rescue: BM25 alone is trusted when its best passage reaches both of these
+    rescue_min_score: float = 3.0
+    rescue_min_coverage: float = 0.6
+    # Query understanding: glossary phrases (spacy | substring | none) and their weight.
+    glossary_matcher: str = "spacy"
+    expansion_weight: float = 0.8
+    # Anticipated questions (knowledge/data/anticipated_questions.yml) indexed beside passages.
+    anticipated_questions: bool = True
+    question_weight: float = 1.0
+    max_query_chars: int = 500
+    # Answerability with a dense leg: a weaker lexical match is accepted when the best
+    # passage is also this similar to the question (cosine) and covers this much of it.
+    min_dense_similarity: float = 0.8
+    min_dense_coverage: float = 0.3
+
     @property
     def db_path(self) -> Path:
         return self.home / "kb.sqlite"
@@ -33,6 +63,10 @@ class KnowledgeSettings:
     @property
     def index_root(self) -> Path:
         return self.home / "index"
+
+    @property
+    def questions_path(self) -> Path:
+        return self.data_dir / "anticipated_questions.yml"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KnowledgeSettings:
@@ -48,4 +82,37 @@ class KnowledgeSettings:
             reload_check_seconds=float(
                 env.get("KB_RELOAD_CHECK_SECONDS", defaults.reload_check_seconds)
             ),
+            **_retrieval_from_env(env, defaults),
         )
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("0", "false", "no", "off", "")
+
+
+def _retrieval_from_env(env: Mapping[str, str], d: KnowledgeSettings) -> dict:
+    prefix = env.get("KB_DENSE_QUERY_PREFIX")
+    return dict(
+        bm25_enabled=_flag(env.get("KB_BM25", "1" if d.bm25_enabled else "0")),
+        dense_model=env.get("KB_DENSE_MODEL", d.dense_model),
+        dense_model_path=env.get("KB_DENSE_MODEL_PATH", d.dense_model_path),
+        dense_query_prefix=prefix if prefix is not None else d.dense_query_prefix,
+        dense_index=env.get("KB_DENSE_INDEX", d.dense_index),
+        dense_flat_max=int(env.get("KB_DENSE_FLAT_MAX", d.dense_flat_max)),
+        dense_depth=int(env.get("KB_DENSE_DEPTH", d.dense_depth)),
+        fusion=env.get("KB_FUSION", d.fusion),
+        fusion_weight=float(env.get("KB_FUSION_WEIGHT", d.fusion_weight)),
+        rrf_k=float(env.get("KB_RRF_K", d.rrf_k)),
+        rerank_depth=int(env.get("KB_RERANK_DEPTH", d.rerank_depth)),
+        rescue_min_score=float(env.get("KB_RESCUE_MIN_SCORE", d.rescue_min_score)),
+        rescue_min_coverage=float(env.get("KB_RESCUE_MIN_COVERAGE", d.rescue_min_coverage)),
+        glossary_matcher=env.get("KB_GLOSSARY_MATCHER", d.glossary_matcher),
+        expansion_weight=float(env.get("KB_EXPANSION_WEIGHT", d.expansion_weight)),
+        anticipated_questions=_flag(
+            env.get("KB_ANTICIPATED_QUESTIONS", "1" if d.anticipated_questions else "0")
+        ),
+        question_weight=float(env.get("KB_QUESTION_WEIGHT", d.question_weight)),
+        max_query_chars=int(env.get("KB_MAX_QUERY_CHARS", d.max_query_chars)),
+        min_dense_similarity=float(env.get("KB_MIN_DENSE_SIMILARITY", d.min_dense_similarity)),
+        min_dense_coverage=float(env.get("KB_MIN_DENSE_COVERAGE", d.min_dense_coverage)),
+    )

@@ -63,7 +63,8 @@ class ClauseStore:
         info = parsed.info
         with self._connect() as db:
             db.execute(
-                "DELETE FROM documents WHERE doc_id = ? AND version = ?", (info.doc_id, info.version)
+                "DELETE FROM documents WHERE doc_id = ? AND version = ?",
+                (info.doc_id, info.version),
             )
             db.execute(
                 "INSERT INTO documents (doc_id, version, title, short_title, issuer, effective,"

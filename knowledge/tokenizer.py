@@ -17,8 +17,11 @@ _CONTENT = re.compile(r"[\u3400-\u9fffa-z0-9]")
 
 
 def load_glossary_terms(path: Path = DATA_DIR / "glossary.yml") -> list[str]:
+    """Words the segmenter keeps whole: the glossary terms and the colloquial synonym keys."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return [str(t) for t in data.get("terms") or []]
+    terms = [str(t) for t in data.get("terms") or []]
+    terms += [str(k) for k in (data.get("synonyms") or {})]
+    return list(dict.fromkeys(t.strip() for t in terms if str(t).strip()))
 
 
 def load_stopwords(path: Path = DATA_DIR / "stopwords.txt") -> frozenset[str]:
@@ -45,6 +48,10 @@ class ChineseTokenizer:
     def from_data(cls, data_dir: Path = DATA_DIR) -> ChineseTokenizer:
         return cls(load_glossary_terms(data_dir / "glossary.yml"),
                    load_stopwords(data_dir / "stopwords.txt"))
+
+    def cut(self, text: str) -> list[str]:
+        """Precise-mode segmentation (every character in exactly one word), for the matcher."""
+        return [w for w in self._jieba.cut(text) if w]
 
     def tokenize(self, text: str) -> list[str]:
         return [

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from assistant.model_builder import ensure_model
-from assistant.servers import action_server, rasa_server
+from assistant.servers import ServerProcess, action_server, rasa_server
 from assistant.settings import RuntimeSettings
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import KnowledgeSettings
@@ -58,17 +58,31 @@ def kb_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def assistant(runtime: RuntimeSettings, kb_home: Path) -> Iterator[Assistant]:
-    model = ensure_model(RuntimeSettings.from_env({}))
-    actions = action_server(runtime, env={"KB_HOME": str(kb_home)})
-    rasa = rasa_server(runtime, model)
+def action_server_process(runtime: RuntimeSettings, kb_home: Path) -> Iterator[ServerProcess]:
+    server = action_server(runtime, env={"KB_HOME": str(kb_home)})
+    server.start()
     try:
-        actions.start()
-        rasa.start()
-        actions.wait_healthy(120)
-        rasa.wait_healthy(300)
-        with httpx.Client(timeout=60) as client:
-            yield Assistant(runtime, client)
+        server.wait_healthy(120)
+        yield server
     finally:
-        rasa.stop()
-        actions.stop()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def rasa_server_process(runtime: RuntimeSettings) -> Iterator[ServerProcess]:
+    server = rasa_server(runtime, ensure_model(RuntimeSettings.from_env({})))
+    server.start()
+    try:
+        server.wait_healthy(300)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def assistant(
+    runtime: RuntimeSettings, action_server_process: ServerProcess,
+    rasa_server_process: ServerProcess,
+) -> Iterator[Assistant]:
+    with httpx.Client(timeout=60) as client:
+        yield Assistant(runtime, client)

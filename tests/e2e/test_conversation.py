@@ -87,3 +87,23 @@ def test_offered_human_is_accepted_with_yes(assistant: Assistant) -> None:
     if "转人工吗" not in first:
         pytest.fail(f"expected an honest 'not covered' offer, got: {first}")
     assert "已为您转接人工" in assistant.reply(user, "好的")
+
+
+def test_empty_message_gets_a_prompt(assistant: Assistant) -> None:
+    reply = assistant.reply(new_user(), "   ")
+    assert "请直接输入" in reply
+
+
+def test_action_server_down_gives_polite_retry_and_recovers(
+    assistant: Assistant, action_server_process
+) -> None:
+    user = new_user()
+    action_server_process.stop()
+    try:
+        reply = assistant.reply(user, "审批有没有绿色通道？")
+        assert "稍后再试" in reply and CITED not in reply
+    finally:
+        action_server_process.start()
+        action_server_process.wait_healthy(120)
+    reply = assistant.reply(user, "审批有没有绿色通道？")
+    assert f"{CITED}{DOC}工作任务 第1条" in reply

@@ -3,13 +3,17 @@ SHELL := /bin/bash
 ACT := .venv-actions/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test install ingest model shell lint unit e2e bench clean
+.PHONY: run test install ingest model shell lint unit e2e nlu-eval core-eval bench clean
 
 run: install ingest model
 	$(ACT) -m assistant.run
 
+# Every suite: lint, unit and end-to-end tests (pytest), then Rasa's NLU cross-validation and
+# test stories, whose reports land in results/.
 test: install lint ingest model
 	$(ACT) -m pytest -q tests
+	$(ACT) -m assistant.dialogue_evaluation core
+	$(ACT) -m assistant.dialogue_evaluation nlu
 
 install: .venv-rasa/.installed .venv-actions/.installed
 
@@ -27,9 +31,10 @@ ingest: install
 model: install
 	$(ACT) -m assistant.model_builder
 
+# Terminal chat; needs the action server of a running `make run` (its own Rasa on 5006).
 shell: install
 	ACTION_ENDPOINT_URL=http://127.0.0.1:5055/webhook TRACKER_DB=var/rasa/tracker.db \
-	  .venv-rasa/bin/rasa shell --endpoints endpoints.yml --model models
+	  .venv-rasa/bin/rasa shell --endpoints endpoints.yml --model models --port 5006
 
 lint: install
 	$(ACT) -m ruff check .
@@ -39,6 +44,12 @@ unit: install ingest
 
 e2e: install ingest model
 	$(ACT) -m pytest -q tests/e2e
+
+nlu-eval: install
+	$(ACT) -m assistant.dialogue_evaluation nlu
+
+core-eval: install model
+	$(ACT) -m assistant.dialogue_evaluation core
 
 clean:
 	rm -rf var models results

@@ -1,4 +1,8 @@
-"""Answers a policy question from the knowledge base, with its citation."""
+"""Answers policy questions from the knowledge base, with citations; thin by design.
+
+What may be said is decided in knowledge.answering; this module renders it with the
+domain's responses and keeps the conversation state (offered human, fallback count).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,25 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import last_user_text
 from actions.knowledge_client import knowledge_base
-from knowledge.answering import AnswerKind, compose_answer
+from knowledge.answering import AnswerKind, PolicyAnswer, answer_message
 from knowledge.retriever import KnowledgeBaseUnavailable
 
 log = logging.getLogger(__name__)
 
 POLICY_INTENTS = frozenset({"ask_policy", "ask_measures", "ask_category"})
+# Misunderstood this many times in a row: stop asking to rephrase and offer a person.
+FALLBACKS_BEFORE_HUMAN = 2
+
+
+def _render_answer(dispatcher: CollectingDispatcher, answer: PolicyAnswer, several: bool) -> None:
+    if answer.kind is AnswerKind.ANSWER:
+        response = "utter_policy_answer_for" if several else "utter_policy_answer"
+        dispatcher.utter_message(response=response, answer=answer.text,
+                                 citation=answer.citation, question=answer.question)
+        for citation in answer.see_also:
+            dispatcher.utter_message(response="utter_policy_see_also", citation=citation)
+    else:
+        dispatcher.utter_message(response="utter_not_covered_part", question=answer.question)
 
 
 class ActionAnswerPolicyQuestion(Action):
@@ -28,26 +45,42 @@ class ActionAnswerPolicyQuestion(Action):
     ) -> list[dict[str, Any]]:
         question = last_user_text(tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
+        events: list[dict[str, Any]] = [SlotSet("last_question", question)]
         try:
-            result = knowledge_base().retriever.search(question)
+            answers = answer_message(knowledge_base().retriever.search, question,
+                                     understood_as_policy_question=intent in POLICY_INTENTS)
         except KnowledgeBaseUnavailable:
             log.exception("knowledge base unavailable for %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_kb_unavailable")
-            return [SlotSet("human_offered", True), SlotSet("last_question", question)]
+            return [*events, SlotSet("human_offered", True)]
 
-        answer = compose_answer(result, understood_as_policy_question=intent in POLICY_INTENTS)
-        log.info("sender=%s intent=%s kind=%s %s", tracker.sender_id, intent,
-                 answer.kind.value, result.reason)
-        events = [SlotSet("last_question", question)]
-        if answer.kind is AnswerKind.ANSWER:
-            dispatcher.utter_message(response="utter_policy_answer", answer=answer.text,
-                                     citation=answer.citation)
-            for citation in answer.see_also:
-                dispatcher.utter_message(response="utter_policy_see_also", citation=citation)
-            return [*events, SlotSet("human_offered", False),
-                    SlotSet("last_citations", [answer.citation, *answer.see_also])]
-        if answer.kind is AnswerKind.NOT_COVERED:
+        log.info("sender=%s intent=%s answers=%s", tracker.sender_id, intent,
+                 [a.kind.value for a in answers])
+        answered = [a for a in answers if a.kind is AnswerKind.ANSWER]
+        if answered:
+            for answer in answers:
+                _render_answer(dispatcher, answer, several=len(answers) > 1)
+            citations = [c for a in answered for c in (a.citation, *a.see_also)]
+            return [*events, SlotSet("human_offered", False), SlotSet("fallback_count", 0),
+                    SlotSet("last_citations", citations)]
+
+        only = answers[0]
+        if only.kind is AnswerKind.NOT_COVERED:
             dispatcher.utter_message(response="utter_not_covered")
             return [*events, SlotSet("human_offered", True), SlotSet("last_citations", [])]
-        dispatcher.utter_message(response="utter_did_not_understand")
-        return [*events, SlotSet("human_offered", False), SlotSet("last_citations", [])]
+
+        misses = int(tracker.get_slot("fallback_count") or 0) + 1
+        if misses >= FALLBACKS_BEFORE_HUMAN:
+            dispatcher.utter_message(response="utter_offer_human_after_fallback")
+            return [*events, SlotSet("human_offered", True), SlotSet("fallback_count", 0),
+                    SlotSet("last_citations", [])]
+        if only.suggestions:
+            dispatcher.utter_message(
+                response="utter_did_you_mean",
+                suggestions="、".join(f"“{s}”" for s in only.suggestions),
+                buttons=[{"title": s, "payload": s} for s in only.suggestions],
+            )
+        else:
+            dispatcher.utter_message(response="utter_did_not_understand")
+        return [*events, SlotSet("human_offered", False), SlotSet("fallback_count", misses),
+                SlotSet("last_citations", [])]

@@ -83,7 +83,11 @@ def main() -> int:
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    print(ensure_model(RuntimeSettings.from_env(), force=args.force))
+    try:
+        print(ensure_model(RuntimeSettings.from_env(), force=args.force))
+    except subprocess.CalledProcessError as exc:
+        log.error("rasa train failed (exit %s); its output above names the cause", exc.returncode)
+        return 1
     return 0
 
 

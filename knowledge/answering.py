@@ -6,9 +6,11 @@ answer" is plain, tested Python: the action only renders what this returns.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from knowledge.question_splitter import split_questions
 from knowledge.retriever import SearchResult
 
 # A second clause is worth mentioning when it scores close to the best one.
@@ -28,6 +30,9 @@ class PolicyAnswer:
     citation: str = ""
     see_also: list[str] = field(default_factory=list)
     passage_ids: list[str] = field(default_factory=list)
+    question: str = ""
+    # For NOT_UNDERSTOOD: item titles near the question, offered as "did you mean".
+    suggestions: list[str] = field(default_factory=list)
 
 
 def cite(citation: str, item_title: str) -> str:
@@ -37,10 +42,11 @@ def cite(citation: str, item_title: str) -> str:
 def compose_answer(result: SearchResult, understood_as_policy_question: bool) -> PolicyAnswer:
     """Builds the answer from the best passage, or says why there is none."""
     if not result.answerable or not result.hits:
-        kind = AnswerKind.NOT_COVERED if understood_as_policy_question else (
-            AnswerKind.NOT_UNDERSTOOD
-        )
-        return PolicyAnswer(kind)
+        if understood_as_policy_question:
+            return PolicyAnswer(AnswerKind.NOT_COVERED, question=result.query)
+        titles = [h.passage.item_title for h in result.hits if h.passage.item_title]
+        return PolicyAnswer(AnswerKind.NOT_UNDERSTOOD, question=result.query,
+                            suggestions=list(dict.fromkeys(titles))[:3])
     best = result.hits[0]
     see_also: list[str] = []
     for hit in result.hits[1:]:
@@ -54,4 +60,21 @@ def compose_answer(result: SearchResult, understood_as_policy_question: bool) ->
         citation=cite(best.passage.citation, best.passage.item_title),
         see_also=see_also,
         passage_ids=[h.passage.passage_id for h in result.hits],
+        question=result.query,
     )
+
+
+def answer_message(
+    search: Callable[[str], SearchResult], text: str, understood_as_policy_question: bool
+) -> list[PolicyAnswer]:
+    """Answers every question in a message; one answer when it asks one thing.
+
+    A message is treated as several questions only when at least one part can be answered
+    on its own; otherwise the whole message is searched as one question.
+    """
+    questions = split_questions(text)
+    if len(questions) > 1:
+        answers = [compose_answer(search(q), True) for q in questions]
+        if any(a.kind is AnswerKind.ANSWER for a in answers):
+            return answers
+    return [compose_answer(search(text), understood_as_policy_question)]

@@ -1,0 +1,30 @@
+"""Records that an answer did not help, with the question and the clauses it cited."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+log = logging.getLogger(__name__)
+
+
+class ActionRecordNegativeFeedback(Action):
+    def name(self) -> str:
+        return "action_record_negative_feedback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        feedback = {
+            "question": tracker.get_slot("last_question") or "",
+            "citations": tracker.get_slot("last_citations") or [],
+            "comment": tracker.latest_message.get("text") or "",
+        }
+        # The slot event lands in the tracker store, where staff review picks it up.
+        log.info("negative feedback sender=%s %s", tracker.sender_id, feedback)
+        dispatcher.utter_message(response="utter_complain")
+        return [SlotSet("negative_feedback", feedback), SlotSet("human_offered", True)]

@@ -1,0 +1,25 @@
+"""Splits a message that asks several things at once into separate questions.
+
+Owners often send "预警提前几天？审批能走绿色通道吗？" in one message; answering only the
+best-matching half looks like the assistant ignored the rest.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_QUESTIONS = 3
+_MIN_CONTENT_CHARS = 4
+# Question marks, full stops, semicolons and line breaks end a question; commas do not
+# (一个问题里常有逗号).
+_BOUNDARY = re.compile(r"(?<=[？?。；;！!])|\n+")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def split_questions(text: str) -> list[str]:
+    """Returns the questions in order; a single question comes back as a one-item list."""
+    parts = [p.strip(" ，,、") for p in _BOUNDARY.split(text or "")]
+    questions = [p for p in parts if p and len(_HAN.findall(p)) >= _MIN_CONTENT_CHARS]
+    if len(questions) <= 1:
+        return [text.strip()] if text and text.strip() else []
+    return questions[:MAX_QUESTIONS]

@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 ACT := .venv-actions/bin/python
 export PYTHONPATH := $(CURDIR)
+# credentials.yml names these; Rasa refuses to start if one is unset (empty = off/default).
+export WECHAT_TOKEN WECHAT_APPID WECHAT_AES_KEY WECHAT_SECRET WECHAT_API_BASE WECHAT_MODE WECHAT_REPLY_BUDGET
 
 .PHONY: run test install ingest model shell lint unit e2e nlu-eval core-eval bench clean
 

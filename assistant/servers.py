@@ -11,6 +11,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.channels.wechat_config import env_defaults as wechat_env_defaults
 from assistant.settings import RuntimeSettings
 
 
@@ -100,6 +101,7 @@ def rasa_server(settings: RuntimeSettings, model: Path,
             "PYTHONPATH": str(settings.root),
             "ACTION_ENDPOINT_URL": f"{settings.action_url}/webhook",
             "TRACKER_DB": str(settings.tracker_db),
+            **wechat_env_defaults(),  # credentials.yml names WECHAT_*; Rasa needs each one set
             **(env or {}),
         },
         cwd=settings.root,

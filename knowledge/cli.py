@@ -79,6 +79,14 @@ def register_core(sub: argparse._SubParsersAction) -> None:
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [register_core]
 
+from knowledge.evaluation import register as register_eval  # noqa: E402  (retrieval issue)
+
+COMMANDS.append(register_eval)
+
+from knowledge.eligibility.cli import register as register_assess  # noqa: E402  (issue 4)
+
+COMMANDS.append(register_assess)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kb", description="Policy knowledge base")

@@ -86,6 +86,12 @@ class SentenceTransformerEncoder:
         level = st_log.level
         st_log.setLevel(logging.ERROR)
         try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # "Loading weights" bars on stderr otherwise
+        except ImportError:  # pragma: no cover
+            pass
+        try:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:
             raise EncoderUnavailable(f"cannot load the model at {path}: {exc}") from exc
@@ -114,6 +120,21 @@ class SentenceTransformerEncoder:
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(list(texts))
+
+
+def set_inference_threads(threads: int) -> None:
+    """Threads torch and FAISS use per call (process-wide; 0 or less leaves them alone)."""
+    if threads <= 0:
+        return
+    import faiss
+
+    faiss.omp_set_num_threads(threads)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 _CACHE: dict[tuple[str, str, str | None], Encoder] = {}

@@ -39,6 +39,10 @@ class Glossary:
 
     terms: tuple[str, ...] = ()
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # places whose policy the knowledge base does not hold (a question naming one is declined)
+    other_jurisdictions: frozenset[str] = frozenset()
+    # matters the policy does not govern (a question built around one is declined)
+    out_of_scope_topics: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, path: Path) -> Glossary:
@@ -53,7 +57,14 @@ class Glossary:
             if str(key).strip() and cleaned:
                 synonyms[str(key).strip()] = cleaned
         terms = tuple(str(t).strip() for t in data.get("terms") or () if str(t).strip())
-        return cls(terms, synonyms)
+        def words(key: str) -> frozenset[str]:
+            return frozenset(str(w).strip() for w in data.get(key) or () if str(w).strip())
+
+        return cls(terms, synonyms, words("other_jurisdictions"), words("out_of_scope_topics"))
+
+    @property
+    def declines(self) -> frozenset[str]:
+        return self.other_jurisdictions | self.out_of_scope_topics
 
     def expand(self, key: str, depth: int = 3) -> list[str]:
         """Policy terms for a key, following keys that point at other keys (手续 -> 环评)."""
@@ -151,6 +162,7 @@ class QueryAnalysis:
     query: str
     normalized: str
     tokens: list[str]  # content tokens of the normalised query, in order, unique
+    words: list[tuple[str, list[str]]]  # content words, each with its search-mode tokens
     glossary_hits: list[GlossaryHit]
     # token -> weight for the policy terms the glossary added (tokens not already in `tokens`)
     expansion: dict[str, float]
@@ -158,6 +170,8 @@ class QueryAnalysis:
     covered_by: dict[str, frozenset[str]]
     problem: str = ""  # why there is nothing to search for: "empty query", "no content words"
     truncated: bool = False
+    other_jurisdictions: tuple[str, ...] = ()  # places named that the documents do not cover
+    out_of_scope_topics: tuple[str, ...] = ()  # matters named that the policy does not govern
 
     @property
     def weights(self) -> dict[str, float]:
@@ -182,7 +196,7 @@ class QueryAnalyzer:
         self.glossary = glossary
         self.expansion_weight = expansion_weight
         self.max_chars = max_chars
-        keys = list(glossary.synonyms)
+        keys = list(glossary.synonyms) + sorted(glossary.declines)
         self.matcher: GlossaryMatcher | None
         if matcher == "none" or not keys:
             self.matcher = None
@@ -214,15 +228,25 @@ class QueryAnalyzer:
         truncated = len(full) > self.max_chars
         normalized = full[: self.max_chars]
         if not normalized:
-            return QueryAnalysis(query, normalized, [], [], {}, {}, "empty query", truncated)
+            return QueryAnalysis(query, normalized, [], [], [], {}, {}, "empty query", truncated)
         if not _HAS_WORD.search(normalized):
-            return QueryAnalysis(query, normalized, [], [], {}, {}, "no content words", truncated)
-        tokens = list(dict.fromkeys(self.tokenizer.tokenize(normalized)))
+            return QueryAnalysis(query, normalized, [], [], [], {}, {}, "no content words",
+                                 truncated)
+        words = self.tokenizer.words(normalized)
+        tokens = list(dict.fromkeys(tok for _, toks in words for tok in toks))
         hits: list[GlossaryHit] = []
         expansion: dict[str, float] = {}
         covered_by: dict[str, set[str]] = {}
+        places: list[str] = []
+        topics: list[str] = []
         if self.matcher is not None:
             for start, end, key in self.matcher.find(normalized):
+                if key in self.glossary.other_jurisdictions:
+                    places.append(key)
+                    continue
+                if key in self.glossary.out_of_scope_topics:
+                    topics.append(key)
+                    continue
                 terms = tuple(self.glossary.expand(key))
                 hits.append(GlossaryHit(key, start, end, terms))
                 term_tokens = {t for term in terms for t in self._tokens_of(term)}
@@ -233,6 +257,7 @@ class QueryAnalyzer:
                     covered_by.setdefault(tok, set()).update(term_tokens)
         problem = "" if tokens or expansion else "no content words"
         return QueryAnalysis(
-            query, normalized, tokens, hits, expansion,
-            {k: frozenset(v) for k, v in covered_by.items()}, problem, truncated,
+            query, normalized, tokens, words, hits, expansion,
+            {k: frozenset(v) for k, v in covered_by.items()}, problem, truncated, tuple(places),
+            tuple(topics),
         )

@@ -25,7 +25,7 @@ import numpy as np
 
 from knowledge.anticipated import PASSAGE, IndexUnit
 from knowledge.dense_index import DenseIndex
-from knowledge.encoders import Encoder, load_encoder
+from knowledge.encoders import Encoder, load_encoder, set_inference_threads
 from knowledge.fusion import METHODS, fuse
 from knowledge.index_builder import DENSE_DIR, MANIFEST, PASSAGES, UNITS, current_generation
 from knowledge.lexical_index import LexicalIndex
@@ -42,6 +42,16 @@ MAX_TOP_K = 50
 # A generation built without dense vectors is encoded on load when it is this small.
 ENCODE_ON_LOAD_MAX_UNITS = 2000
 _UNSET: Any = object()
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best scores, best first; ties keep document order."""
+    if len(scores) > 4 * k:
+        part = np.argpartition(-scores, k)[:k]
+        cut = scores[part].min()
+        part = np.flatnonzero(scores >= cut)  # every tie at the cut, for a stable order
+        return part[np.argsort(-scores[part], kind="stable")][:k]
+    return np.argsort(-scores, kind="stable")[:k]
 
 
 class KnowledgeBaseUnavailable(RuntimeError):
@@ -83,6 +93,7 @@ class Retriever:
         tokenizer: ChineseTokenizer | None = None,
         encoder: Encoder | None = _UNSET,
         analyzer: QueryAnalyzer | None = None,
+        encoder_status: str = "",
     ) -> None:
         self.settings = settings
         self.normalizer = normalizer or TextNormalizer()
@@ -92,15 +103,19 @@ class Retriever:
                 settings.dense_model, settings.dense_model_path, settings.dense_query_prefix
             )
         else:
-            self.encoder_status = "" if encoder is not None else "no encoder given"
+            self.encoder_status = encoder_status or (
+                "" if encoder is not None else "no encoder configured"
+            )
         self.encoder: Encoder | None = encoder
+        if encoder is not None:
+            set_inference_threads(settings.dense_threads)
         self.analyzer = analyzer or QueryAnalyzer(
             self.normalizer,
             self.tokenizer,
             Glossary.load(settings.data_dir / "glossary.yml"),
             matcher=settings.glossary_matcher,
             expansion_weight=settings.expansion_weight,
-            max_chars=min(settings.max_query_chars, MAX_QUERY_CHARS * 10),
+            max_chars=settings.max_query_chars,
         )
         if settings.fusion not in METHODS:
             raise ValueError(f"KB_FUSION={settings.fusion!r}: one of {', '.join(METHODS)}")
@@ -214,61 +229,86 @@ class Retriever:
                                 "no retrieval leg is live", gen.name, fusion=method)
         started = time.perf_counter()
         lex, lex_src = self._lexical(gen, a)
-        dense = dense_src = None
-        if method != "bm25" and gen.dense is not None and self.encoder is not None:
-            dense, dense_src = self._dense(gen, a)
-        t_legs = time.perf_counter() - started
-
         strong = False
         if lex.max(initial=0.0) > 0:
             best = int(np.argmax(lex))
             strong = (lex[best] >= self.settings.rescue_min_score and self._coverage(
                 gen, a, {best, int(lex_src[best])}) >= self.settings.rescue_min_coverage)
+        dense_live = gen.dense is not None and self.encoder is not None
+        # Rescue trusts BM25 when its evidence is strong: no encoder call at all then.
+        want_dense = dense_live and method != "bm25" and not (method == "rescue" and strong)
+        dense = dense_src = qvec = None
+        if want_dense:
+            qvec, dense, dense_src = self._dense(gen, a)
         scores = fuse(method, lex, dense, weight=self.settings.fusion_weight,
                       rrf_k=self.settings.rrf_k, depth=self.settings.rerank_depth,
                       lexical_strong=strong)
-        order = np.argsort(-scores, kind="stable")[:top_k]
+        order = _top_k(scores, top_k)
         hits = [SearchHit(gen.passages[i], float(scores[i]), rank)
                 for rank, i in enumerate((int(i) for i in order if np.isfinite(scores[i])),
                                          start=1)]
-        legs = ("bm25",) + (("dense",) if dense is not None else ())
-        if method == "dense":
-            legs = ("dense",)
         details: dict[str, Any] = {
             "glossary": [{"phrase": h.key, "terms": list(h.expansions)} for h in a.glossary_hits],
             "lexical_strong": strong,
-            "legs_ms": round(1000 * t_legs, 2),
         }
         if a.truncated:
             details["truncated_to"] = len(a.normalized)
         if not hits:
+            details["ms"] = round(1000 * (time.perf_counter() - started), 2)
             return SearchResult(a.query, a.normalized, a.tokens, [], False, "no matching words",
-                                gen.name, fusion=method, legs=legs, details=details)
-        top = hits[0].rank and int(order[0])
+                                gen.name, fusion=method, legs=self._legs(method, dense),
+                                details=details)
+        top = int(order[0])
         units = {top, int(lex_src[top])}
         if dense_src is not None and dense_src[top] >= 0:
             units.add(int(dense_src[top]))
         coverage = self._coverage(gen, a, units)
         lex_score = float(lex[top])
-        sim = None if dense is None or math.isnan(dense[top]) else float(dense[top])
-        answerable, why = self._answerable(lex_score, coverage, sim)
+        answerable, why = self._answerable(lex_score, coverage, None)
+        sim = None
+        if dense is not None and not math.isnan(dense[top]):
+            sim = float(dense[top])
+        elif not answerable and dense_live and method != "bm25":
+            # Weak lexical evidence: the dense leg may still vouch for the top passage.
+            qvec, dense, dense_src = self._dense(gen, a) if qvec is None else (qvec, dense,
+                                                                               dense_src)
+            sim = float(gen.dense.similarities(qvec, np.asarray([top]))[0]) if math.isnan(
+                dense[top]) else float(dense[top])
+        if not answerable and sim is not None:
+            answerable, why = self._answerable(lex_score, coverage, sim)
+        if a.other_jurisdictions:
+            answerable = False
+            why = (f"not covered: the question names {'、'.join(a.other_jurisdictions)},"
+                   " whose policy is not in the knowledge base")
+        elif a.out_of_scope_topics:
+            answerable = False
+            why = (f"not covered: {'、'.join(a.out_of_scope_topics)} is outside the policy"
+                   " (glossary out_of_scope_topics)")
         via = [gen.units[u].text for u in sorted(units) if gen.units[u].kind != PASSAGE]
         details.update(top_lexical=round(lex_score, 3), top_dense=sim, coverage=round(coverage, 3),
-                       matched_questions=via)
+                       matched_questions=via,
+                       ms=round(1000 * (time.perf_counter() - started), 2))
         reason = (f"{why}: bm25={lex_score:.2f} (min {self.settings.min_score}),"
                   f" coverage={coverage:.2f} (min {self.settings.min_coverage})"
                   + (f", dense={sim:.3f} (min {self.settings.min_dense_similarity})"
                      if sim is not None else "")
                   + f", fusion={method}")
         return SearchResult(a.query, a.normalized, a.tokens, hits, answerable, reason, gen.name,
-                            coverage, method, legs, details)
+                            coverage, method, self._legs(method, dense), details)
+
+    @staticmethod
+    def _legs(method: str, dense: np.ndarray | None) -> tuple[str, ...]:
+        if method == "dense":
+            return ("dense",)
+        return ("bm25", "dense") if dense is not None else ("bm25",)
 
     def _answerable(self, lex_score: float, coverage: float,
                     sim: float | None) -> tuple[bool, str]:
         s = self.settings
         if lex_score >= s.min_score and coverage >= s.min_coverage:
             return True, "covered (lexical)"
-        if sim is not None and sim >= s.min_dense_similarity and coverage >= s.min_dense_coverage:
+        if (sim is not None and sim >= s.min_dense_similarity
+                and lex_score >= s.min_dense_lexical and coverage >= s.min_dense_coverage):
             return True, "covered (dense + lexical)"
         return False, "not covered"
 
@@ -281,16 +321,23 @@ class Retriever:
         qw = self.settings.question_weight if self.settings.anticipated_questions else 0.0
         if qw > 0 and len(unit_scores) > n:
             own = unit_scores[:n]
+            best_q = np.zeros(n)
             for j in np.flatnonzero(unit_scores[n:]) + n:
                 targets = gen.units[j].targets
                 t = targets[0] if len(targets) == 1 else max(targets, key=lambda i: own[i])
                 score = qw * float(unit_scores[j])
-                if score > lex[t]:
-                    lex[t], src[t] = score, j
+                if score > best_q[t]:
+                    best_q[t], src[t] = score, j
+            if self.settings.question_mode == "sum":
+                lex = lex + best_q
+            else:
+                src = np.where(best_q > lex, src, np.arange(n))
+                lex = np.maximum(lex, best_q)
         return lex, src
 
-    def _dense(self, gen: _Generation, a: QueryAnalysis) -> tuple[np.ndarray, np.ndarray]:
-        """Per-passage cosine (NaN where not retrieved) and the unit that gave it (-1)."""
+    def _dense(self, gen: _Generation,
+               a: QueryAnalysis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Query vector, per-passage cosine (NaN where not retrieved), unit that gave it (-1)."""
         n = len(gen.passages)
         assert gen.dense is not None and self.encoder is not None
         qvec = self.encoder.encode_queries([a.normalized])[0]
@@ -310,19 +357,25 @@ class Retriever:
                 t = targets[int(np.argmax(own))]
             if np.isnan(dense[t]) or sim > dense[t]:
                 dense[t], src[t] = sim, uid
-        return dense, src
+        return qvec, dense, src
 
     def _coverage(self, gen: _Generation, a: QueryAnalysis, units: set[int]) -> float:
-        """Share of the question's words (idf-weighted) that the matched units contain.
+        """Share of the question's content words (idf-weighted) that the matched units contain.
 
-        A colloquial phrase the glossary knows counts as covered when the unit contains one
-        of the policy terms it stands for.
+        A word counts fully when a unit contains it, or when the glossary maps it to a policy
+        term a unit contains; a long word counts in part when a unit contains one of its parts
+        (今天天气 -> 天气 counts half).
         """
+        def has(token: str) -> bool:
+            return any(gen.lexical.contains(token, u) for u in units)
+
         total = covered = 0.0
-        for tok in a.tokens:
-            weight = gen.lexical.idf(tok)
+        for word, tokens in a.words:
+            weight = gen.lexical.idf(word)
             total += weight
-            candidates = (tok, *a.covered_by.get(tok, ()))
-            if any(gen.lexical.contains(t, u) for t in candidates for u in units):
+            if has(word) or any(has(t) for t in a.covered_by.get(word, ())):
                 covered += weight
+            else:
+                parts = [len(t) / len(word) for t in tokens if t != word and has(t)]
+                covered += weight * max(parts, default=0.0)
         return covered / total if total else 0.0

@@ -20,9 +20,12 @@ class KnowledgeSettings:
     data_dir: Path = PROJECT_ROOT / "knowledge" / "data"
     top_k: int = 3
     # Answerability: below these the assistant says the policy does not cover the question
-    # instead of presenting an unrelated passage (calibrated by tests/unit/test_answerability).
-    min_score: float = 3.0
-    min_coverage: float = 0.5
+    # instead of presenting an unrelated passage. BM25 score of the best passage (anticipated
+    # questions included) and idf-weighted share of the question's words it contains;
+    # calibrated on eval/retrieval_tune.tsv + eval/out_of_scope_tune.txt with
+    # bench/calibrate_answerability.py, tested in tests/unit/test_retrieval_answerable.py.
+    min_score: float = 1.8
+    min_coverage: float = 0.2
     # How often the action server checks whether a new index generation was published.
     reload_check_seconds: float = 2.0
 
@@ -36,6 +39,9 @@ class KnowledgeSettings:
     dense_index: str = "auto"  # auto | flat | hnsw (auto: flat up to dense_flat_max vectors)
     dense_flat_max: int = 200_000
     dense_depth: int = 50  # how many dense neighbours a query takes from FAISS
+    # torch and FAISS threads for one query (process-wide). One is fastest on the 2-core
+    # machine: with two, OpenMP spin-waits under load cost 10x (bench/retrieval_bench.py).
+    dense_threads: int = 1
     # How the legs combine: bm25 | dense | rrf | weighted | rerank | rescue (knowledge/fusion.py)
     fusion: str = "rescue"
     fusion_weight: float = 0.3  # share of the dense leg in weighted/rerank/rescue/rrf
@@ -43,18 +49,20 @@ class KnowledgeSettings:
     rerank_depth: int = 10
     # rescue: BM25 alone is trusted when its best passage reaches both of these
     rescue_min_score: float = 3.0
-    rescue_min_coverage: float = 0.6
+    rescue_min_coverage: float = 0.4
     # Query understanding: glossary phrases (spacy | substring | none) and their weight.
     glossary_matcher: str = "spacy"
     expansion_weight: float = 0.8
     # Anticipated questions (knowledge/data/anticipated_questions.yml) indexed beside passages.
     anticipated_questions: bool = True
-    question_weight: float = 1.0
+    question_weight: float = 0.3
+    question_mode: str = "sum"  # a passage's score: own + best question ("sum") or the max
     max_query_chars: int = 500
     # Answerability with a dense leg: a weaker lexical match is accepted when the best
     # passage is also this similar to the question (cosine) and covers this much of it.
-    min_dense_similarity: float = 0.8
-    min_dense_coverage: float = 0.3
+    min_dense_similarity: float = 0.82
+    min_dense_lexical: float = 1.0  # ... and still shares some words with the question
+    min_dense_coverage: float = 0.2
 
     @property
     def db_path(self) -> Path:
@@ -100,6 +108,7 @@ def _retrieval_from_env(env: Mapping[str, str], d: KnowledgeSettings) -> dict:
         dense_index=env.get("KB_DENSE_INDEX", d.dense_index),
         dense_flat_max=int(env.get("KB_DENSE_FLAT_MAX", d.dense_flat_max)),
         dense_depth=int(env.get("KB_DENSE_DEPTH", d.dense_depth)),
+        dense_threads=int(env.get("KB_DENSE_THREADS", d.dense_threads)),
         fusion=env.get("KB_FUSION", d.fusion),
         fusion_weight=float(env.get("KB_FUSION_WEIGHT", d.fusion_weight)),
         rrf_k=float(env.get("KB_RRF_K", d.rrf_k)),
@@ -112,7 +121,9 @@ def _retrieval_from_env(env: Mapping[str, str], d: KnowledgeSettings) -> dict:
             env.get("KB_ANTICIPATED_QUESTIONS", "1" if d.anticipated_questions else "0")
         ),
         question_weight=float(env.get("KB_QUESTION_WEIGHT", d.question_weight)),
+        question_mode=env.get("KB_QUESTION_MODE", d.question_mode),
         max_query_chars=int(env.get("KB_MAX_QUERY_CHARS", d.max_query_chars)),
         min_dense_similarity=float(env.get("KB_MIN_DENSE_SIMILARITY", d.min_dense_similarity)),
+        min_dense_lexical=float(env.get("KB_MIN_DENSE_LEXICAL", d.min_dense_lexical)),
         min_dense_coverage=float(env.get("KB_MIN_DENSE_COVERAGE", d.min_dense_coverage)),
     )

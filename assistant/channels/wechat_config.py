@@ -1,0 +1,153 @@
+"""Settings of the WeChat channel, read from its `credentials.yml` section.
+
+Standard library only, so that the server supervisor (which runs on the action server's Python
+and has neither Rasa nor wechatpy) can import `env_defaults`.
+
+`credentials.yml` takes every value from an environment variable (`token: ${WECHAT_TOKEN}`).
+Rasa substitutes variables in unquoted values and refuses to start when one is unset, so the
+supervisor passes an empty string for each unset variable (`env_defaults`), and an empty value
+here means "use the default" (an empty token leaves the channel switched off: it answers 503).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# The variables that credentials.yml names, with what an empty value means.
+ENV_VARS: dict[str, str] = {
+    "WECHAT_TOKEN": "Token entered in the WeChat admin console; empty: channel off (503)",
+    "WECHAT_APPID": "AppID of the Official Account (needed in safe mode and for the API)",
+    "WECHAT_AES_KEY": "EncodingAESKey (43 characters); empty: plaintext mode only",
+    "WECHAT_SECRET": "AppSecret; empty: no customer-service API, passive replies only",
+    "WECHAT_API_BASE": "WeChat API base URL; empty: https://api.weixin.qq.com",
+    "WECHAT_MODE": "plain | compatible | safe; empty: safe when an AES key is set, else plain",
+    "WECHAT_REPLY_BUDGET": "seconds to wait for a passive reply; empty: 4.0 (0: always async)",
+}
+
+DEFAULT_API_BASE = "https://api.weixin.qq.com"
+MODES = ("plain", "compatible", "safe")
+
+
+def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """An empty value for each WeChat variable the environment lacks (Rasa needs them all set)."""
+    env = os.environ if environ is None else environ
+    return {name: "" for name in ENV_VARS if name not in env}
+
+
+class WeChatConfigError(ValueError):
+    pass
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _number(credentials: Mapping[str, Any], key: str, default: float, minimum: float) -> float:
+    raw = _text(credentials.get(key))
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise WeChatConfigError(f"wechat: {key} must be a number, got {raw!r}") from exc
+    if value < minimum:
+        raise WeChatConfigError(f"wechat: {key} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class WeChatSettings:
+    token: str = ""
+    app_id: str = ""
+    encoding_aes_key: str = ""
+    app_secret: str = ""
+    api_base: str = DEFAULT_API_BASE
+    mode: str = "plain"
+    # WeChat waits 5 s for a passive reply, then retries; stay well under it.
+    reply_budget_seconds: float = 4.0
+    max_timestamp_age_seconds: float = 300.0
+    max_body_bytes: int = 64 * 1024
+    # WeChat retries three times within about 15 s; remember message ids much longer.
+    dedup_ttl_seconds: float = 600.0
+    dedup_max_entries: int = 20_000
+    # Text in a passive reply or a customer-service message: 2048 bytes is WeChat's bound.
+    max_reply_bytes: int = 2000
+    api_timeout_seconds: float = 5.0
+    welcome_text: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+    @property
+    def accepts_plaintext(self) -> bool:
+        return self.mode in ("plain", "compatible")
+
+    @property
+    def accepts_encrypted(self) -> bool:
+        return self.mode in ("compatible", "safe")
+
+    @property
+    def can_push(self) -> bool:
+        """Whether answers can be delivered later through the customer-service message API."""
+        return bool(self.app_id and self.app_secret)
+
+    def describe(self) -> dict[str, Any]:
+        """What the health endpoint and the start-up log show: no secrets."""
+        return {
+            "enabled": self.enabled, "mode": self.mode, "app_id": self.app_id or None,
+            "customer_service_api": self.can_push, "api_base": self.api_base,
+            "reply_budget_seconds": self.reply_budget_seconds,
+        }
+
+    @classmethod
+    def from_credentials(cls, credentials: Mapping[str, Any] | None) -> WeChatSettings:
+        creds: Mapping[str, Any] = credentials or {}
+        d = cls()
+        aes_key = _text(creds.get("encoding_aes_key"))
+        if aes_key:
+            _check_aes_key(aes_key)
+        mode = _text(creds.get("mode")).lower() or ("safe" if aes_key else "plain")
+        if mode not in MODES:
+            raise WeChatConfigError(f"wechat: mode must be one of {MODES}, got {mode!r}")
+        app_id = _text(creds.get("app_id"))
+        if mode != "plain" and not aes_key:
+            raise WeChatConfigError(f"wechat: mode {mode} needs encoding_aes_key")
+        if mode != "plain" and not app_id:
+            raise WeChatConfigError(f"wechat: mode {mode} needs app_id (WECHAT_APPID)")
+        api_base = (_text(creds.get("api_base")) or d.api_base).rstrip("/")
+        if not api_base.startswith(("https://", "http://")):
+            raise WeChatConfigError(f"wechat: api_base must be an http(s) URL, got {api_base!r}")
+        return cls(
+            token=_text(creds.get("token")),
+            app_id=app_id,
+            encoding_aes_key=aes_key,
+            app_secret=_text(creds.get("app_secret")),
+            api_base=api_base,
+            mode=mode,
+            reply_budget_seconds=_number(creds, "reply_budget_seconds", d.reply_budget_seconds, 0),
+            max_timestamp_age_seconds=_number(
+                creds, "max_timestamp_age_seconds", d.max_timestamp_age_seconds, 1),
+            max_body_bytes=int(_number(creds, "max_body_bytes", d.max_body_bytes, 512)),
+            dedup_ttl_seconds=_number(creds, "dedup_ttl_seconds", d.dedup_ttl_seconds, 30),
+            dedup_max_entries=int(_number(creds, "dedup_max_entries", d.dedup_max_entries, 100)),
+            max_reply_bytes=int(_number(creds, "max_reply_bytes", d.max_reply_bytes, 200)),
+            api_timeout_seconds=_number(
+                creds, "api_timeout_seconds", d.api_timeout_seconds, 0.1),
+            welcome_text=_text(creds.get("welcome_text")),
+        )
+
+
+def _check_aes_key(key: str) -> None:
+    """An EncodingAESKey is 43 base64 characters, a 32-byte AES key once padded with '='."""
+    try:
+        raw = base64.b64decode(key + "=", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise WeChatConfigError("wechat: encoding_aes_key is not valid base64") from exc
+    if len(key) != 43 or len(raw) != 32:
+        raise WeChatConfigError("wechat: encoding_aes_key must be 43 characters (32 bytes)")

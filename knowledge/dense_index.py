@@ -7,6 +7,7 @@ HNSW graph past that. ``kind="auto"`` applies that rule with the ``flat_max`` th
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import faiss
@@ -14,8 +15,8 @@ import numpy as np
 
 INDEX_FILE = "index.faiss"
 FLAT_MAX_DEFAULT = 200_000
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_SEARCH = 64
 
 
@@ -41,7 +42,13 @@ class DenseIndex:
         else:
             index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.add(vectors)
+        # Building is offline (ingest): use every core, then restore the per-query setting.
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        try:
+            index.add(vectors)
+        finally:
+            faiss.omp_set_num_threads(threads)
         return cls(index)
 
     @property

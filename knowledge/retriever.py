@@ -100,7 +100,8 @@ class Retriever:
         self.tokenizer = tokenizer or ChineseTokenizer.from_data(settings.data_dir)
         if encoder is _UNSET:
             encoder, self.encoder_status = load_encoder(
-                settings.dense_model, settings.dense_model_path, settings.dense_query_prefix
+                settings.dense_model, settings.dense_model_path, settings.dense_query_prefix,
+                settings.dense_quantize,
             )
         else:
             self.encoder_status = encoder_status or (
@@ -201,6 +202,7 @@ class Retriever:
                 "status": gen.dense_status if gen else f"off: {self.encoder_status}",
                 "model": self.encoder.name if self.encoder else None,
                 "index": gen.dense.kind if dense_live else None,
+                "licence": getattr(self.encoder, "licence_note", "") if self.encoder else "",
             },
             "glossary_matcher": self.analyzer.matcher_name,
             "anticipated_questions": aq.get("units", 0),
@@ -270,10 +272,11 @@ class Retriever:
             sim = float(dense[top])
         elif not answerable and dense_live and method != "bm25":
             # Weak lexical evidence: the dense leg may still vouch for the top passage.
-            qvec, dense, dense_src = self._dense(gen, a) if qvec is None else (qvec, dense,
-                                                                               dense_src)
-            sim = float(gen.dense.similarities(qvec, np.asarray([top]))[0]) if math.isnan(
-                dense[top]) else float(dense[top])
+            if qvec is None:
+                qvec, dense, dense_src = self._dense(gen, a)
+            assert gen.dense is not None and dense is not None
+            sim = (float(dense[top]) if not math.isnan(dense[top])
+                   else float(gen.dense.similarities(qvec, np.asarray([top]))[0]))
         if not answerable and sim is not None:
             answerable, why = self._answerable(lex_score, coverage, sim)
         if a.other_jurisdictions:

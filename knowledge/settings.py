@@ -36,6 +36,7 @@ class KnowledgeSettings:
     dense_model: str = "auto"
     dense_model_path: str = ""  # where an operator placed a model; used by "auto" first
     dense_query_prefix: str | None = None  # None: bge-zh instruction for bge, else none
+    dense_quantize: bool = True  # int8 dynamic quantization on CPU (about 2x faster queries)
     dense_index: str = "auto"  # auto | flat | hnsw (auto: flat up to dense_flat_max vectors)
     dense_flat_max: int = 200_000
     dense_depth: int = 50  # how many dense neighbours a query takes from FAISS
@@ -60,7 +61,7 @@ class KnowledgeSettings:
     max_query_chars: int = 500
     # Answerability with a dense leg: a weaker lexical match is accepted when the best
     # passage is also this similar to the question (cosine) and covers this much of it.
-    min_dense_similarity: float = 0.82
+    min_dense_similarity: float = 0.83
     min_dense_lexical: float = 1.0  # ... and still shares some words with the question
     min_dense_coverage: float = 0.2
 
@@ -105,6 +106,7 @@ def _retrieval_from_env(env: Mapping[str, str], d: KnowledgeSettings) -> dict:
         dense_model=env.get("KB_DENSE_MODEL", d.dense_model),
         dense_model_path=env.get("KB_DENSE_MODEL_PATH", d.dense_model_path),
         dense_query_prefix=prefix if prefix is not None else d.dense_query_prefix,
+        dense_quantize=_flag(env.get("KB_DENSE_QUANTIZE", "1" if d.dense_quantize else "0")),
         dense_index=env.get("KB_DENSE_INDEX", d.dense_index),
         dense_flat_max=int(env.get("KB_DENSE_FLAT_MAX", d.dense_flat_max)),
         dense_depth=int(env.get("KB_DENSE_DEPTH", d.dense_depth)),

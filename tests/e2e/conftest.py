@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,6 +42,19 @@ class Assistant:
 
     def reply(self, sender: str, message: str) -> str:
         return "\n".join(self.send(sender, message))
+
+    def slot_events(self, sender: str) -> list[tuple[str, object]]:
+        """Slot events as stored in the real SQLite tracker store, oldest first."""
+        with sqlite3.connect(self.settings.tracker_db) as db:
+            rows = db.execute(
+                "SELECT data FROM events WHERE sender_id = ? AND type_name = 'slot' ORDER BY id",
+                (sender,),
+            ).fetchall()
+        return [(json.loads(d)["name"], json.loads(d)["value"]) for (d,) in rows]
+
+    def slots(self, sender: str) -> dict[str, object]:
+        """The latest value of each slot set in the conversation."""
+        return dict(self.slot_events(sender))
 
 
 @pytest.fixture(scope="session")

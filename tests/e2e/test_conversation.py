@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import uuid
 
 import pytest
@@ -71,11 +69,7 @@ def test_handoff_is_recorded_in_the_tracker_store(assistant: Assistant) -> None:
     assistant.reply(user, "审批有没有绿色通道？")
     reply = assistant.reply(user, "我要转人工")
     assert "人工" in reply
-    with sqlite3.connect(assistant.settings.tracker_db) as db:
-        rows = db.execute(
-            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'slot'", (user,)
-        ).fetchall()
-    slots = {json.loads(d)["name"]: json.loads(d)["value"] for (d,) in rows}
+    slots = assistant.slots(user)
     assert slots["needs_human"] is True
     assert slots["handoff_reason"] == "user_request"
     assert slots["last_question"] == "审批有没有绿色通道？"

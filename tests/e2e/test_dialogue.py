@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import uuid
 
 from tests.e2e.conftest import Assistant
@@ -13,15 +11,6 @@ CITED = "——出自"
 
 def new_user() -> str:
     return f"user-{uuid.uuid4().hex[:8]}"
-
-
-def slot_events(assistant: Assistant, user: str) -> list[tuple[str, object]]:
-    with sqlite3.connect(assistant.settings.tracker_db) as db:
-        rows = db.execute(
-            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'slot' ORDER BY id",
-            (user,),
-        ).fetchall()
-    return [(json.loads(d)["name"], json.loads(d)["value"]) for (d,) in rows]
 
 
 def test_two_questions_in_one_message_get_two_cited_answers(assistant: Assistant) -> None:
@@ -45,7 +34,7 @@ def test_negative_feedback_is_recorded_with_the_question(assistant: Assistant) -
     assert CITED in assistant.reply(user, "审批有没有绿色通道？")
     reply = assistant.reply(user, "你这答非所问，没用")
     assert "反馈已记录" in reply
-    feedback = [v for name, v in slot_events(assistant, user) if name == "negative_feedback"]
+    feedback = [v for name, v in assistant.slot_events(user) if name == "negative_feedback"]
     assert feedback and feedback[-1]["question"] == "审批有没有绿色通道？"
     assert any("工作任务 第1条" in c for c in feedback[-1]["citations"])
 
@@ -64,4 +53,4 @@ def test_conversation_survives_a_restart_of_both_servers(
     rasa_server_process.wait_healthy(300)
     # The offer made before the restart is still remembered: "好的" means "transfer me".
     assert "已为您转接人工" in assistant.reply(user, "好的")
-    assert ("needs_human", True) in slot_events(assistant, user)
+    assert ("needs_human", True) in assistant.slot_events(user)

@@ -46,7 +46,7 @@ def test_m3e_is_located_without_importing_its_package() -> None:
 
 def test_model_configuration() -> None:
     assert resolve_model("none")[1] is None
-    label, path, why = resolve_model("/no/such/model")
+    _, path, why = resolve_model("/no/such/model")
     assert path is None and "no model" in why
     if packaged_model_dir("m3e-small") is not None:
         assert resolve_model("auto")[0] == "m3e-small"

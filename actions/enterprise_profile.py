@@ -1,0 +1,175 @@
+"""The enterprise profile form and the assessment it leads to.
+
+The form asks only for facts the eligibility engine still needs to decide a category, reads
+every fact a message states (several at once, or a correction), and accepts "不清楚".
+Business logic stays in knowledge.eligibility; this module maps slots to a profile and back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.conversation import last_user_text
+from actions.knowledge_client import eligibility_engine, profile_extractor
+from knowledge.eligibility import ProfileError
+from knowledge.eligibility.profile import Profile
+from knowledge.eligibility.profile_extractor import UNKNOWN
+from knowledge.eligibility.reply import detail_parts, missing_facts, summary_parts
+from knowledge.retriever import KnowledgeBaseUnavailable
+
+log = logging.getLogger(__name__)
+
+PROFILE_SLOTS = tuple(Profile.field_order())
+SCALES = ("micro", "small", "medium", "large")
+KEY_PROJECTS = ("none", "national", "provincial", "municipal")
+POLICY_QUESTION_INTENTS = frozenset({"ask_policy", "ask_measures"})
+
+
+def profile_from_slots(tracker: Tracker) -> dict[str, Any]:
+    """Slots to an engine profile; 'unknown' answers count as not known."""
+    return {
+        name: value
+        for name in PROFILE_SLOTS
+        if (value := tracker.get_slot(name)) is not None and value != UNKNOWN
+    }
+
+
+def _assess(tracker: Tracker) -> dict[str, Any]:
+    return eligibility_engine().assess(profile_from_slots(tracker)).to_json()
+
+
+class ValidateEnterpriseProfileForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_enterprise_profile_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        """Facts still needed (asked in this order), then the facts already known.
+
+        rasa-sdk asks for the first slot in this list that has no value, and validates only
+        slots in this list: known facts stay in it so that corrections are validated too.
+        """
+        needed = ["industry"] if tracker.get_slot("industry") is None else []
+        try:
+            missing = _assess(tracker)["missing"]
+        except (ProfileError, KnowledgeBaseUnavailable):
+            log.exception("assessment failed while choosing the next question")
+            missing = []
+        needed += [f for f in missing if tracker.get_slot(f) is None and f not in needed]
+        known = [s for s in PROFILE_SLOTS if s not in needed and tracker.get_slot(s) is not None]
+        return needed + known
+
+    async def get_extraction_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Every fact in the message, whichever question was asked (and corrections).
+
+        A policy question is not a statement of fact ("重污染天气预警…" says nothing about
+        the enterprise): it is left to the rule that answers it and returns to the form.
+        """
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent in POLICY_QUESTION_INTENTS:
+            return []
+        text = last_user_text(tracker)
+        requested = tracker.get_slot("requested_slot")
+        industry = eligibility_engine().classify_industry(text) if text else None
+        facts = profile_extractor().extract(text, requested, industry)
+        return [SlotSet(name, value) for name, value in facts.items()]
+
+    def validate_industry(self, value: Any, *_: Any) -> dict[str, Any]:
+        text = str(value).strip()[:200]
+        return {"industry": text or None}
+
+    def validate_scale(self, value: Any, *_: Any) -> dict[str, Any]:
+        return {"scale": value if value in SCALES else None}
+
+    def validate_key_project(self, value: Any, *_: Any) -> dict[str, Any]:
+        return {"key_project": value if value in (*KEY_PROJECTS, UNKNOWN) else None}
+
+    def _boolean(self, name: str, value: Any) -> dict[str, Any]:
+        return {name: value if isinstance(value, bool) or value == UNKNOWN else None}
+
+    def validate_procedures_complete(self, value: Any, *_: Any) -> dict[str, Any]:
+        return self._boolean("procedures_complete", value)
+
+    def validate_meets_emission_standards(self, value: Any, *_: Any) -> dict[str, Any]:
+        return self._boolean("meets_emission_standards", value)
+
+    def validate_heavy_pollution(self, value: Any, *_: Any) -> dict[str, Any]:
+        return self._boolean("heavy_pollution", value)
+
+    def validate_conforms_industrial_policy(self, value: Any, *_: Any) -> dict[str, Any]:
+        return self._boolean("conforms_industrial_policy", value)
+
+    def validate_environmental_leader(self, value: Any, *_: Any) -> dict[str, Any]:
+        return self._boolean("environmental_leader", value)
+
+
+class ActionAssessEnterprise(Action):
+    """Says where the enterprise stands, with citations; full clauses come on request."""
+
+    def name(self) -> str:
+        return "action_assess_enterprise"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        try:
+            assessment = _assess(tracker)
+        except (ProfileError, KnowledgeBaseUnavailable):
+            log.exception("assessment failed for %s", tracker.sender_id)
+            dispatcher.utter_message(response="utter_kb_unavailable")
+            return [SlotSet("human_offered", True)]
+        parts = summary_parts(assessment)
+        if assessment["category"] is None:
+            dispatcher.utter_message(
+                response="utter_assessment_undetermined",
+                missing=missing_facts(assessment, profile_extractor().labels), **parts,
+            )
+        else:
+            dispatcher.utter_message(response="utter_assessment", **parts)
+        citations = [r["citation"] for r in assessment["reasons"]
+                     if r.get("effect") != "overridden"]
+        return [SlotSet("last_assessment", assessment), SlotSet("last_citations", citations),
+                SlotSet("human_offered", False)]
+
+
+class ActionExplainAssessment(Action):
+    """'详细说说': the clause texts behind the last assessment."""
+
+    def name(self) -> str:
+        return "action_explain_assessment"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        assessment = tracker.get_slot("last_assessment")
+        if not assessment:
+            dispatcher.utter_message(response="utter_no_assessment_yet")
+            return []
+        for part in detail_parts(assessment):
+            dispatcher.utter_message(text=part)
+        return []
+
+
+class ActionResetProfile(Action):
+    """Clears the profile so that the owner can start the assessment again."""
+
+    def name(self) -> str:
+        return "action_reset_profile"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        return [SlotSet(name, None) for name in PROFILE_SLOTS]

@@ -1,0 +1,60 @@
+"""Turns an assessment (the JSON of `bin/kb assess`) into short chat text parts.
+
+A phone screen holds a few lines: the category sentence, then measures grouped by the clause
+that grants them, obligations and next steps, each with a short citation. The full clause
+texts are for "详细说说". Labels around these parts live in the Rasa domain; this module
+only arranges the engine's own (data-file) wording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+MAX_NEXT_STEPS = 2
+
+
+def short_citation(citation: str) -> str:
+    """'《…意见》工作任务 第1条' -> '工作任务 第1条' (the document is named once, elsewhere)."""
+    return citation.split("》", 1)[1].strip() if "》" in citation else citation
+
+
+def _by_clause(items: Iterable[Mapping[str, Any]], key: str) -> str:
+    groups: dict[str, list[str]] = {}
+    for item in items:
+        groups.setdefault(short_citation(item["citation"]), []).append(str(item[key]))
+    return "；".join(f"{'、'.join(dict.fromkeys(names))}（{where}）"
+                    for where, names in groups.items())
+
+
+def _cited(items: Iterable[Mapping[str, Any]]) -> str:
+    return "\n".join(f"· {i['text']}（{short_citation(i['citation'])}）" for i in items)
+
+
+def summary_parts(assessment: Mapping[str, Any]) -> dict[str, str]:
+    """Values for the domain's utter_assessment_* responses."""
+    deciding = [r for r in assessment["reasons"] if r.get("effect") == "decides"]
+    basis = "、".join(dict.fromkeys(short_citation(r["citation"]) for r in deciding))
+    return {
+        "summary": assessment.get("summary") or "",
+        "basis": basis or "—",
+        "measures": _by_clause(assessment["measures"], "name") or "暂无",
+        "obligations": _cited(assessment["obligations"]) or "· 遵守环保法规，稳定达标排放",
+        "next_steps": _cited(assessment["next_steps"][:MAX_NEXT_STEPS]) or "· 如有疑问可转人工咨询",
+        "disclaimer": assessment.get("disclaimer") or "",
+        "document": (assessment.get("document") or {}).get("title", ""),
+    }
+
+
+def detail_parts(assessment: Mapping[str, Any]) -> list[str]:
+    """One message per clause relied on: why, and the clause text itself."""
+    parts = []
+    for reason in assessment["reasons"]:
+        if reason.get("effect") == "overridden":
+            continue
+        parts.append(f"{reason['reason']}\n依据{reason['citation']}：\n{reason['clause_text']}")
+    return parts
+
+
+def missing_facts(assessment: Mapping[str, Any], labels: Mapping[str, str]) -> str:
+    return "、".join(labels.get(f, f) for f in assessment.get("missing") or [])

@@ -5,7 +5,7 @@ export PYTHONPATH := $(CURDIR)
 # credentials.yml names these; Rasa refuses to start if one is unset (empty = off/default).
 export WECHAT_TOKEN WECHAT_APPID WECHAT_AES_KEY WECHAT_SECRET WECHAT_API_BASE WECHAT_MODE WECHAT_REPLY_BUDGET
 
-.PHONY: run test install ingest model shell lint unit e2e nlu-eval core-eval bench clean
+.PHONY: run test install ingest model shell lint unit e2e nlu-eval core-eval bench bench-ablation clean
 
 run: install ingest model
 	$(ACT) -m assistant.run
@@ -52,6 +52,13 @@ nlu-eval: install
 
 core-eval: install model
 	$(ACT) -m assistant.dialogue_evaluation core
+
+# Retrieval latency and build-time benchmark (table + JSON in results/bench/); not a test.
+bench: install ingest
+	$(ACT) bench/retrieval_bench.py
+
+bench-ablation: install ingest
+	$(ACT) bench/retrieval_ablation.py
 
 clean:
 	rm -rf var models results

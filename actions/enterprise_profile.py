@@ -21,6 +21,7 @@ from knowledge.eligibility import ProfileError
 from knowledge.eligibility.profile import Profile
 from knowledge.eligibility.profile_extractor import UNKNOWN
 from knowledge.eligibility.reply import detail_parts, missing_facts, summary_parts
+from knowledge.question_splitter import is_question
 from knowledge.retriever import KnowledgeBaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -79,9 +80,9 @@ class ValidateEnterpriseProfileForm(FormValidationAction):
         the enterprise): it is left to the rule that answers it and returns to the form.
         """
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if intent in POLICY_QUESTION_INTENTS:
-            return []
         text = last_user_text(tracker)
+        if intent in POLICY_QUESTION_INTENTS and is_question(text):
+            return []
         requested = tracker.get_slot("requested_slot")
         industry = eligibility_engine().classify_industry(text) if text else None
         facts = profile_extractor().extract(text, requested, industry)

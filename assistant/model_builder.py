@@ -30,6 +30,7 @@ FINGERPRINT_INPUTS = (
     "knowledge/data/normalization.yml",
     "knowledge/data/glossary.yml",
     "requirements/rasa.txt",
+    "assistant/model_builder.py",  # it writes the jieba dictionary the model is trained with
 )
 
 
@@ -47,9 +48,10 @@ def fingerprint(root: Path) -> str:
 
 
 def write_jieba_userdict(root: Path, out_dir: Path) -> Path:
-    """Exports the glossary terms so Rasa's tokenizer keeps policy terms whole."""
+    """Exports glossary terms and colloquial synonyms so Rasa's tokenizer keeps them whole."""
     glossary = yaml.safe_load((root / "knowledge/data/glossary.yml").read_text(encoding="utf-8"))
-    terms = sorted({str(t) for t in glossary.get("terms") or []})
+    terms = sorted({str(t) for t in glossary.get("terms") or []}
+                   | {str(k) for k in glossary.get("synonyms") or {}})
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "glossary.txt"
     path.write_text("".join(f"{t} 20000 n\n" for t in terms), encoding="utf-8")

@@ -38,6 +38,7 @@ def read_manifest(path: Path) -> list[SourceEntry]:
             issuer=str(doc.get("issuer") or ""),
             effective=str(doc.get("effective") or ""),
             source_file=str(doc["file"]),
+            expires=str(doc.get("expires") or ""),
         )
         entries.append(SourceEntry(info, path.parent / doc["file"]))
     return entries

@@ -19,6 +19,8 @@ class DocumentInfo:
     issuer: str = ""
     effective: str = ""
     source_file: str = ""
+    expires: str = ""  # first day the version no longer applies (YYYY-MM-DD); "" = open-ended
+    status: str = "published"  # as stored: draft | published (knowledge/versions.py derives more)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,14 @@ _BOUNDARY = re.compile(r"(?<=[？?。；;！!])|\n+")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 
 
+_QUESTION_MARKERS = re.compile(r"[？?]|吗|么|怎|什么|哪|几|多少|能不能|会不会|是不是|是否|有没有|可不可以")
+
+
+def is_question(text: str) -> bool:
+    """Whether a message asks something, as opposed to stating a fact ("生产水泥的")."""
+    return bool(_QUESTION_MARKERS.search(text or ""))
+
+
 def split_questions(text: str) -> list[str]:
     """Returns the questions in order; a single question comes back as a one-item list."""
     parts = [p.strip(" ，,、") for p in _BOUNDARY.split(text or "")]

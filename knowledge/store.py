@@ -7,9 +7,10 @@ Indexes are derived from it and can be rebuilt at any time; citations and clause
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
 from knowledge.models import Clause, DocumentInfo, ParsedDocument, Passage
@@ -19,6 +20,8 @@ CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT NOT NULL, version TEXT NOT NULL, title TEXT NOT NULL, short_title TEXT,
     issuer TEXT, effective TEXT, source_file TEXT, headline TEXT,
     ingested_at TEXT NOT NULL DEFAULT (datetime('now')),
+    expires TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'published',
+    published_at TEXT,
     PRIMARY KEY (doc_id, version)
 );
 CREATE TABLE IF NOT EXISTS clauses (
@@ -37,6 +40,14 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 """
 
+# Columns added with document versions (issue 7); existing rows were published by ingest.
+_ADDED_COLUMNS = {
+    "expires": "TEXT NOT NULL DEFAULT ''",
+    "status": "TEXT NOT NULL DEFAULT 'published'",
+    "published_at": "TEXT",
+}
+_DOC_COLUMNS = "doc_id, version, title, short_title, issuer, effective, source_file, expires, status"
+
 
 class ClauseStore:
     """Opens a short-lived connection per operation so several processes can share the file."""
@@ -46,6 +57,10 @@ class ClauseStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            have = {r["name"] for r in db.execute("PRAGMA table_info(documents)")}
+            for column, ddl in _ADDED_COLUMNS.items():  # stores made before versions existed
+                if column not in have:
+                    db.execute(f"ALTER TABLE documents ADD COLUMN {column} {ddl}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -58,9 +73,13 @@ class ClauseStore:
         finally:
             db.close()
 
-    def save(self, parsed: ParsedDocument) -> None:
-        """Replaces one document version as a whole, in one transaction."""
+    def save(self, parsed: ParsedDocument, status: str | None = None) -> None:
+        """Replaces one document version as a whole, in one transaction.
+
+        `status` overrides the info's (ingest publishes; `bin/kb add` stores a draft).
+        """
         info = parsed.info
+        status = status or info.status or "published"
         with self._connect() as db:
             db.execute(
                 "DELETE FROM documents WHERE doc_id = ? AND version = ?",
@@ -68,9 +87,12 @@ class ClauseStore:
             )
             db.execute(
                 "INSERT INTO documents (doc_id, version, title, short_title, issuer, effective,"
-                " source_file, headline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " source_file, headline, expires, status, published_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " CASE WHEN ? = 'published' THEN datetime('now') END)",
                 (info.doc_id, info.version, info.title, info.short_title, info.issuer,
-                 info.effective, info.source_file, parsed.headline),
+                 info.effective, info.source_file, parsed.headline, info.expires or "", status,
+                 status),
             )
             db.executemany(
                 "INSERT INTO clauses VALUES (:doc_id, :version, :clause_key, :section, :item_no,"
@@ -83,21 +105,55 @@ class ClauseStore:
                 [asdict(p) | {"position": i} for i, p in enumerate(parsed.passages)],
             )
 
-    def documents(self) -> list[DocumentInfo]:
+    def documents(self, today: str | None = None) -> list[DocumentInfo]:
+        """Published versions already effective, per document in order, the one in force last.
+
+        Drafts and versions effective after `today` (default: today's date) are left out;
+        expired versions come first, so readers that take the last version of a document
+        (the eligibility engine) get the version in force.
+        """
+        today = today or date.today().isoformat()
         with self._connect() as db:
             rows = db.execute(
-                "SELECT doc_id, version, title, short_title, issuer, effective, source_file"
-                " FROM documents ORDER BY doc_id, effective, version"
+                f"SELECT {_DOC_COLUMNS} FROM documents"
+                " WHERE status != 'draft' AND (effective IS NULL OR effective <= ?)"
+                " ORDER BY doc_id, CASE WHEN expires != '' AND expires <= ? THEN 0 ELSE 1 END,"
+                " effective, version",
+                (today, today),
             ).fetchall()
         return [DocumentInfo(**dict(r)) for r in rows]
 
-    def passages(self) -> list[Passage]:
+    def versions(self, doc_id: str | None = None) -> list[DocumentInfo]:
+        """Every stored version, drafts and future ones included, by document and date."""
+        query = f"SELECT {_DOC_COLUMNS} FROM documents"
+        args: tuple[str, ...] = ()
+        if doc_id is not None:
+            query, args = query + " WHERE doc_id = ?", (doc_id,)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY doc_id, effective, version", args).fetchall()
+        return [DocumentInfo(**dict(r)) for r in rows]
+
+    def set_status(self, doc_id: str, version: str, status: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE documents SET status = ?,"
+                " published_at = CASE WHEN ? = 'published' THEN datetime('now') END"
+                " WHERE doc_id = ? AND version = ?",
+                (status, status, doc_id, version),
+            )
+
+    def passages(self, versions: Iterable[tuple[str, str]] | None = None) -> list[Passage]:
+        """All stored passages, or those of the given (doc_id, version) pairs."""
         with self._connect() as db:
             rows = db.execute(
                 "SELECT passage_id, doc_id, version, clause_key, section, item_no, item_title,"
                 " sentence_no, text, citation FROM passages ORDER BY doc_id, version, position"
             ).fetchall()
-        return [Passage(**dict(r)) for r in rows]
+        passages = [Passage(**dict(r)) for r in rows]
+        if versions is None:
+            return passages
+        wanted = set(versions)
+        return [p for p in passages if (p.doc_id, p.version) in wanted]
 
     def clauses(self, doc_id: str | None = None) -> list[Clause]:
         query = (

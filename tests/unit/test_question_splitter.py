@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.question_splitter import MAX_QUESTIONS, split_questions
+from knowledge.question_splitter import MAX_QUESTIONS, is_question, split_questions
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,12 @@ def test_split_questions(text: str, expected: list[str]) -> None:
 def test_at_most_three_questions() -> None:
     text = "预警提前几天发布？" * 2 + "审批有没有绿色通道？" * 3
     assert len(split_questions(text)) == MAX_QUESTIONS
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [("生产水泥的", False), ("我们是小厂，手续齐全", False), ("预警提前几天发布", True),
+     ("审批有没有绿色通道", True), ("会被关停吗", True), ("", False)],
+)
+def test_is_question(text: str, asks: bool) -> None:
+    assert is_question(text) is asks

@@ -16,7 +16,9 @@ _BOUNDARY = re.compile(r"(?<=[？?。；;！!])|\n+")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 
 
-_QUESTION_MARKERS = re.compile(r"[？?]|吗|么|怎|什么|哪|几|多少|能不能|会不会|是不是|是否|有没有|可不可以")
+_QUESTION_MARKERS = re.compile(
+    r"[？?]|吗|么|怎|什么|哪|几|多少|能不能|会不会|是不是|是否|有没有|可不可以"
+)
 
 
 def is_question(text: str) -> bool:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterable
 
 from knowledge.knowledge_base import KnowledgeBase
-from knowledge.retriever import KnowledgeBaseUnavailable, SearchResult
+from knowledge.retriever import KnowledgeBaseUnavailable, Retriever, SearchResult
 
 
 def _search_json(result: SearchResult) -> list[dict]:
@@ -29,8 +29,19 @@ def _queries(arg: str) -> Iterable[str]:
 
 
 def cmd_search(args: argparse.Namespace, kb: KnowledgeBase) -> int:
+    if args.version:
+        docs = [d for d in kb.store.versions(args.doc_id) if d.version == args.version]
+        if not docs:
+            print(f"kb: no document has version {args.version!r}", file=sys.stderr)
+            return 2
+        with kb.audit_retriever({d.doc_id: d.version for d in docs}) as retriever:
+            return _search(args, retriever)
+    return _search(args, kb.retriever)
+
+
+def _search(args: argparse.Namespace, retriever: Retriever) -> int:
     for query in _queries(args.query):
-        result = kb.retriever.search(query, args.top_k)
+        result = retriever.search(query, args.top_k)
         if args.json:
             print(json.dumps(_search_json(result), ensure_ascii=False), flush=True)
             continue
@@ -69,6 +80,9 @@ def register_core(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="search the policy passages")
     p.add_argument("query", help="the question, or - to read one question per line from stdin")
     p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--version", help="search this stored version instead of the one in force"
+                   " (audit: e.g. --version 2019)")
+    p.add_argument("--doc-id", help="with --version: only this document's version")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_search)
 
@@ -86,6 +100,10 @@ COMMANDS.append(register_eval)
 from knowledge.eligibility.cli import register as register_assess  # noqa: E402  (issue 4)
 
 COMMANDS.append(register_assess)
+
+from knowledge.publish_cli import register as register_publish  # noqa: E402  (issue 7)
+
+COMMANDS.append(register_publish)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,6 +79,10 @@ class DenseIndex:
         keep = ids[0] >= 0
         return ids[0][keep], sims[0][keep]
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored (normalised) vectors of the given ids."""
+        return self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+
     def similarities(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Exact cosines between the query and the given stored vectors."""
         if len(ids) == 0:

@@ -6,20 +6,26 @@ on where data lives or how text is tokenised.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date
 from functools import cached_property
+from pathlib import Path
+from tempfile import TemporaryDirectory
 
 from knowledge.anticipated import load_questions
 from knowledge.clause_parser import ClauseParser
 from knowledge.encoders import Encoder, load_encoder, set_inference_threads
 from knowledge.index_builder import IndexBuilder
 from knowledge.ingest import Ingestor, read_manifest
-from knowledge.models import ParsedDocument
+from knowledge.models import ParsedDocument, Passage
 from knowledge.retriever import Retriever
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ClauseStore
 from knowledge.text_normalizer import NormalizationRules, TextNormalizer
 from knowledge.tokenizer import ChineseTokenizer
+from knowledge.versions import DRAFT, cited_with_version, in_force
 
 
 @dataclass
@@ -63,18 +69,45 @@ class KnowledgeBase:
                          encoder_status=status)
 
     def ingest_sources(self) -> tuple[list[ParsedDocument], str]:
-        """Ingests every document of the sources manifest and builds a new index generation."""
+        """Ingests (and publishes) every document of the sources manifest, then builds a new
+        index generation from the versions in force."""
         ingestor = Ingestor(self.store, ClauseParser(self.normalizer))
         parsed = [ingestor.ingest(e) for e in read_manifest(self.settings.sources_manifest)]
         return parsed, self.rebuild_index()
 
-    def rebuild_index(self) -> str:
+    def served_passages(self, today: str | date | None = None,
+                        extra_published: tuple[str, str] | None = None,
+                        pinned: dict[str, str] | None = None) -> list[Passage]:
+        """The passages an index serves: each document's version in force (knowledge/versions.py),
+        or the `pinned` doc_id -> version for an audit. `extra_published` counts that version as
+        published (what a publish is about to serve). When a document has more than one
+        published version, its citations carry the version: 《…》工作任务 第2条（2019年版）."""
+        versions = self.store.versions()
+        chosen = {d: i.version for d, i in in_force(versions, today, extra_published).items()}
+        for doc_id, version in (pinned or {}).items():
+            if not any(i.doc_id == doc_id and i.version == version for i in versions):
+                raise LookupError(f"{doc_id} has no version {version!r}")
+            chosen[doc_id] = version
+        published: dict[str, int] = {}
+        for i in versions:
+            if i.status != DRAFT or (i.doc_id, i.version) == extra_published:
+                published[i.doc_id] = published.get(i.doc_id, 0) + 1
+        passages = self.store.passages(chosen.items())
+        return [replace(p, citation=cited_with_version(p.citation, p.version))
+                if published.get(p.doc_id, 0) > 1 else p for p in passages]
+
+    def rebuild_index(self, passages: list[Passage] | None = None, *,
+                      index_root: Path | None = None,
+                      progress: Callable[[str], None] | None = None) -> str:
+        """Builds a new generation (default: the versions in force) and switches to it."""
         s = self.settings
+        if progress:
+            progress("loading anticipated questions")
         questions, problems = (
             load_questions(s.questions_path) if s.anticipated_questions else ([], [])
         )
         builder = IndexBuilder(
-            s.index_root,
+            index_root or s.index_root,
             self.tokenizer,
             encoder=self.encoder,
             encoder_status=self._encoder_and_status[1],
@@ -84,4 +117,18 @@ class KnowledgeBase:
             dense_index=s.dense_index,
             dense_flat_max=s.dense_flat_max,
         )
-        return builder.build(self.store.passages()).name
+        if passages is None:
+            passages = self.served_passages()
+        return builder.build(passages, progress=progress).name
+
+    @contextmanager
+    def audit_retriever(self, pinned: dict[str, str]) -> Iterator[Retriever]:
+        """A retriever over chosen versions (e.g. the superseded 2019 text), built in a
+        temporary directory and dropped afterwards; the live index is not touched."""
+        with TemporaryDirectory(prefix="kb-audit-") as tmp:
+            settings = replace(self.settings, home=Path(tmp))
+            self.rebuild_index(self.served_passages(pinned=pinned),
+                               index_root=settings.index_root)
+            encoder, status = self._encoder_and_status
+            yield Retriever(settings, self.normalizer, self.tokenizer, encoder,
+                            encoder_status=status)

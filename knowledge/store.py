@@ -46,7 +46,8 @@ _ADDED_COLUMNS = {
     "status": "TEXT NOT NULL DEFAULT 'published'",
     "published_at": "TEXT",
 }
-_DOC_COLUMNS = "doc_id, version, title, short_title, issuer, effective, source_file, expires, status"
+_DOC_COLUMNS = ("doc_id, version, title, short_title, issuer, effective, source_file,"
+                " expires, status")
 
 
 class ClauseStore:

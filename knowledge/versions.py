@@ -34,10 +34,13 @@ def today_iso(today: str | date | None = None) -> str:
 
 def check_date(value: str, what: str) -> str:
     """Validates YYYY-MM-DD (and that it is a real day); returns it unchanged."""
-    if not _DATE.match(value or ""):
-        raise ValueError(f"{what} must be YYYY-MM-DD, got {value!r}")
-    date.fromisoformat(value)
-    return value
+    try:
+        if _DATE.match(value or ""):
+            date.fromisoformat(value)
+            return value
+    except ValueError:
+        pass
+    raise ValueError(f"{what} must be a real date as YYYY-MM-DD, got {value!r}")
 
 
 def _applies(info: DocumentInfo, today: str) -> bool:

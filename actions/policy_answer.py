@@ -17,6 +17,7 @@ from actions.conversation import last_user_text
 from actions.knowledge_client import knowledge_base
 from knowledge.answering import AnswerKind, PolicyAnswer, answer_message
 from knowledge.retriever import KnowledgeBaseUnavailable
+from knowledge.version_reference import requested_versions
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,15 @@ class ActionAnswerPolicyQuestion(Action):
         question = last_user_text(tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         events: list[dict[str, Any]] = [SlotSet("last_question", question)]
+        understood = intent in POLICY_INTENTS
         try:
-            answers = answer_message(knowledge_base().retriever.search, question,
-                                     understood_as_policy_question=intent in POLICY_INTENTS)
+            kb = knowledge_base()
+            pinned = requested_versions(question, kb.store.versions())
+            if pinned:  # "2019年版怎么说": answer from that version, for audit
+                with kb.audit_retriever(pinned) as retriever:
+                    answers = answer_message(retriever.search, question, understood)
+            else:
+                answers = answer_message(kb.retriever.search, question, understood)
         except KnowledgeBaseUnavailable:
             log.exception("knowledge base unavailable for %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_kb_unavailable")

@@ -101,3 +101,10 @@ def test_action_server_down_gives_polite_retry_and_recovers(
         action_server_process.wait_healthy(120)
     reply = assistant.reply(user, "审批有没有绿色通道？")
     assert f"{CITED}{DOC}工作任务 第1条" in reply
+
+
+def test_question_naming_a_version_is_answered_from_that_version(assistant: Assistant) -> None:
+    # Only one version is published here, so the audit path must agree with the live one.
+    reply = assistant.reply(new_user(), "2019年版里重污染天气预警提前几天发布？")
+    assert "提前1至2天" in reply
+    assert f"{CITED}{DOC}工作任务 第2条" in reply

@@ -1,0 +1,41 @@
+"""Fixtures for the custom Rasa NLU components.
+
+These tests run in Rasa's own Python 3.10 runtime (`make test` calls
+`.venv-rasa/bin/python -m pytest tests/nlu --confcutdir tests/nlu`), because the components
+import Rasa; the action-server suites never collect this folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+
+from nlu.normalizing_jieba_tokenizer import NormalizingJiebaTokenizer
+from nlu.sentence_encoder_featurizer import SentenceEncoderFeaturizer
+
+
+@pytest.fixture
+def model_storage(tmp_path: Path) -> LocalModelStorage:
+    (tmp_path / "model-storage").mkdir()
+    return LocalModelStorage(tmp_path / "model-storage")
+
+
+@pytest.fixture
+def context() -> ExecutionContext:
+    return ExecutionContext(GraphSchema({}), "test-model")
+
+
+@pytest.fixture
+def tokenizer(model_storage: LocalModelStorage, context: ExecutionContext) -> NormalizingJiebaTokenizer:
+    config = {**NormalizingJiebaTokenizer.get_default_config(), "dictionary_path": None}
+    return NormalizingJiebaTokenizer.create(config, model_storage, Resource("tokenizer"), context)
+
+
+@pytest.fixture(scope="session")
+def encoder_featurizer() -> SentenceEncoderFeaturizer:
+    config = SentenceEncoderFeaturizer.get_default_config()
+    return SentenceEncoderFeaturizer(config, "sentence_encoder")

@@ -6,14 +6,14 @@ export PYTHONPATH := $(CURDIR)
 # credentials.yml names these; Rasa refuses to start if one is unset (empty = off/default).
 export WECHAT_TOKEN WECHAT_APPID WECHAT_AES_KEY WECHAT_SECRET WECHAT_API_BASE WECHAT_MODE WECHAT_REPLY_BUDGET
 
-.PHONY: run test install ingest model shell lint unit e2e nlu-eval core-eval bench bench-ablation clean
+.PHONY: run test install browser console-user ingest model shell lint unit e2e nlu-eval core-eval bench bench-ablation clean
 
 run: install ingest model
 	$(ACT) -m assistant.run
 
 # Every suite: lint, unit and end-to-end tests (pytest), the custom NLU components inside Rasa's
 # own runtime, then Rasa's NLU cross-validation and test stories (reports land in results/).
-test: install lint ingest model
+test: install browser lint ingest model
 	$(ACT) -m pytest -q tests
 	$(RASA_PY) -m pytest -q tests/nlu --confcutdir tests/nlu -p no:cacheprovider -W ignore::DeprecationWarning
 	$(ACT) -m assistant.dialogue_evaluation core
@@ -28,6 +28,14 @@ install: .venv-rasa/.installed .venv-actions/.installed
 .venv-actions/.installed: requirements/actions.txt requirements/actions-nodeps.txt assistant/scripts/bootstrap.sh
 	bash assistant/scripts/bootstrap.sh actions
 	touch $@
+
+# Debian's chromium and chromedriver for the console's browser tests (needs root or sudo).
+browser:
+	bash assistant/scripts/bootstrap.sh browser
+
+# Staff accounts: make console-user NAME=li ROLE=staff (asks for the password, or CONSOLE_PASSWORD).
+console-user: install
+	$(ACT) -m assistant.console add-user $(NAME) --role $(or $(ROLE),staff)
 
 ingest: install
 	bin/kb ingest

@@ -63,6 +63,9 @@ class ActionAnswerPolicyQuestion(Action):
 
         log.info("sender=%s intent=%s answers=%s", tracker.sender_id, intent,
                  [a.kind.value for a in answers])
+        events.append(SlotSet("last_retrieval", [
+            {"question": a.question, "outcome": a.kind.value, "evidence": a.evidence}
+            for a in answers]))
         answered = [a for a in answers if a.kind is AnswerKind.ANSWER]
         if answered:
             for answer in answers:

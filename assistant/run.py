@@ -1,7 +1,8 @@
-"""`make run`: starts the action server and the Rasa server and keeps them up until Ctrl-C.
+"""`make run`: starts the action server, the Rasa server and the staff console, and keeps
+them up until Ctrl-C.
 
 `make run` has already installed the runtimes, ingested the sources and trained the model
-if needed; this module only supervises the two processes.
+if needed; this module only supervises the processes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import time
 
 from assistant.model_builder import ensure_model
-from assistant.servers import ServerStartError, action_server, rasa_server
+from assistant.servers import ServerStartError, action_server, console_server, rasa_server
 from assistant.settings import RuntimeSettings
 
 log = logging.getLogger("assistant")
@@ -22,7 +23,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     settings = RuntimeSettings.from_env()
     model = ensure_model(settings)
-    servers = [action_server(settings), rasa_server(settings, model)]
+    servers = [action_server(settings), rasa_server(settings, model), console_server(settings)]
     stopping = False
 
     def stop(*_: object) -> None:
@@ -43,6 +44,7 @@ def main() -> int:
             f"  REST: curl -s {settings.rasa_url}/webhooks/rest/webhook"
             f" -H 'Content-Type: application/json'"
             f" -d '{{\"sender\": \"me\", \"message\": \"审批有没有绿色通道？\"}}'\n"
+            f"  Staff console: {settings.console_url}/  (accounts: make console-user)\n"
             f"  Shell: make shell    Logs: {settings.log_dir}    Stop: Ctrl-C\n",
             flush=True,
         )

@@ -94,7 +94,10 @@ def rasa_server(settings: RuntimeSettings, model: Path,
         name="rasa server",
         cmd=[str(settings.rasa_python), "-m", "rasa", "run", "--model", str(model),
              "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-             "--interface", settings.host, "--port", str(settings.rasa_port), "--cors", "*"],
+             "--interface", settings.host, "--port", str(settings.rasa_port), "--cors", "*",
+             # The HTTP API lets the console append staff replies and pause/resume a
+             # conversation; without the token every API call is refused.
+             "--enable-api", "--auth-token", settings.rasa_api_token],
         health_url=f"{settings.rasa_url}/",
         log_path=settings.log_dir / "rasa-server.log",
         env={
@@ -104,5 +107,16 @@ def rasa_server(settings: RuntimeSettings, model: Path,
             **wechat_env_defaults(),  # credentials.yml names WECHAT_*; Rasa needs each one set
             **(env or {}),
         },
+        cwd=settings.root,
+    )
+
+
+def console_server(settings: RuntimeSettings, env: dict[str, str] | None = None) -> ServerProcess:
+    return ServerProcess(
+        name="staff console",
+        cmd=[str(settings.actions_python), "-m", "assistant.console"],
+        health_url=f"{settings.console_url}/api/health",
+        log_path=settings.log_dir / "console.log",
+        env={"PYTHONPATH": str(settings.root), **settings.process_env(), **(env or {})},
         cwd=settings.root,
     )

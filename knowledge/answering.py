@@ -33,20 +33,38 @@ class PolicyAnswer:
     question: str = ""
     # For NOT_UNDERSTOOD: item titles near the question, offered as "did you mean".
     suggestions: list[str] = field(default_factory=list)
+    # What retrieval found, whatever the outcome: staff review it in the console.
+    evidence: list[dict] = field(default_factory=list)
 
 
 def cite(citation: str, item_title: str) -> str:
     return f"{citation}（{item_title}）" if item_title else citation
 
 
+EVIDENCE_HITS = 3
+EVIDENCE_CHARS = 120
+
+
+def retrieval_evidence(result: SearchResult) -> list[dict]:
+    """The top passages with their scores, kept small enough to live in the tracker."""
+    return [{"passage_id": h.passage.passage_id,
+             "citation": cite(h.passage.citation, h.passage.item_title),
+             "score": round(float(h.score), 4),
+             "text": h.passage.text[:EVIDENCE_CHARS],
+             "generation": result.generation,
+             "answerable": result.answerable}
+            for h in result.hits[:EVIDENCE_HITS]]
+
+
 def compose_answer(result: SearchResult, understood_as_policy_question: bool) -> PolicyAnswer:
     """Builds the answer from the best passage, or says why there is none."""
+    evidence = retrieval_evidence(result)
     if not result.answerable or not result.hits:
         if understood_as_policy_question:
-            return PolicyAnswer(AnswerKind.NOT_COVERED, question=result.query)
+            return PolicyAnswer(AnswerKind.NOT_COVERED, question=result.query, evidence=evidence)
         titles = [h.passage.item_title for h in result.hits if h.passage.item_title]
         return PolicyAnswer(AnswerKind.NOT_UNDERSTOOD, question=result.query,
-                            suggestions=list(dict.fromkeys(titles))[:3])
+                            suggestions=list(dict.fromkeys(titles))[:3], evidence=evidence)
     best = result.hits[0]
     see_also: list[str] = []
     for hit in result.hits[1:]:
@@ -61,6 +79,7 @@ def compose_answer(result: SearchResult, understood_as_policy_question: bool) ->
         see_also=see_also,
         passage_ids=[h.passage.passage_id for h in result.hits],
         question=result.query,
+        evidence=evidence,
     )
 
 

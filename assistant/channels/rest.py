@@ -2,9 +2,12 @@
 
 Rasa's own RestInput returns an empty list when an action fails (for example when the action
 server is down): the user sees nothing and does not know whether to wait. This channel keeps
-RestInput's protocol (`POST /webhooks/rest/webhook`) and adds two things: an empty message is
-answered without running the pipeline, and a turn that produced no reply gets a polite
-"try again shortly"; the cause stays in the server log for staff.
+RestInput's protocol (`POST /webhooks/rest/webhook`) and adds: an empty message is answered
+without running the pipeline; a turn that produced no reply gets a polite "try again
+shortly" (the cause stays in the server log for staff), or, when staff have taken the
+conversation over (Rasa's paused state), word that a person will answer here; and
+`GET /webhooks/rest/outbox?sender=…&after=…` returns what staff wrote to the user from the
+console, read from the conversation itself so that nothing is kept twice.
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from sanic import Blueprint
+from rasa.shared.core.events import BotUttered
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from assistant.channels.staff_replies import HUMAN_HAS_TAKEN_OVER, STAFF_METADATA_KEY
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +32,20 @@ NO_REPLY_FALLBACK = "抱歉，系统暂时有点忙，没能处理您的消息�
 MAX_MESSAGE_CHARS = 2000
 
 
+async def _conversation_is_paused(sender_id: str) -> bool:
+    """Paused = taken over by staff in the console; Rasa then records but does not answer."""
+    try:
+        agent = Sanic.get_app().ctx.agent
+        tracker = await agent.tracker_store.retrieve(sender_id)
+    except Exception:
+        log.exception("sender=%s could not read the conversation state", sender_id)
+        return False
+    return bool(tracker and tracker.is_paused())
+
+
 def guard_turn(
     on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    is_paused: Callable[[str], Awaitable[bool]] = _conversation_is_paused,
 ) -> Callable[[UserMessage], Awaitable[Any]]:
     """Wraps Rasa's message handler so that every user turn gets some reply."""
 
@@ -44,6 +64,9 @@ def guard_turn(
         except Exception:
             log.exception("sender=%s turn failed", message.sender_id)
         if before is not None and len(output.messages) == before:
+            if await is_paused(message.sender_id):
+                await output.send_text_message(message.sender_id, HUMAN_HAS_TAKEN_OVER)
+                return
             log.error("sender=%s turn produced no reply (action server down?)", message.sender_id)
             await output.send_text_message(message.sender_id, NO_REPLY_FALLBACK)
 
@@ -58,4 +81,25 @@ class ResilientRestInput(RestInput):
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
-        return super().blueprint(guard_turn(on_new_message))
+        bp = super().blueprint(guard_turn(on_new_message))
+
+        @bp.route("/outbox", methods=["GET"])
+        async def outbox(request: Request) -> HTTPResponse:
+            sender = request.args.get("sender", "")
+            try:
+                after = float(request.args.get("after", 0))
+            except ValueError:
+                return response.json({"error": "after must be a UNIX timestamp"}, status=400)
+            if not sender:
+                return response.json({"error": "sender is required"}, status=400)
+            tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
+            events = tracker.events if tracker else []
+            return response.json([
+                {"text": e.text, "timestamp": e.timestamp,
+                 "staff": (e.metadata or {}).get(STAFF_METADATA_KEY)}
+                for e in events
+                if isinstance(e, BotUttered) and e.timestamp > after
+                and (e.metadata or {}).get(STAFF_METADATA_KEY)
+            ])
+
+        return bp

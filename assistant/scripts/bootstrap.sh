@@ -2,6 +2,7 @@
 # Creates one runtime's virtual environment and installs its pinned requirements.
 #   bootstrap.sh rasa     -> .venv-rasa    (Python 3.10, rasa 3.6.21)
 #   bootstrap.sh actions  -> .venv-actions (Python 3.11, rasa-sdk + knowledge stack)
+#   bootstrap.sh browser  -> Debian's chromium + chromedriver (console browser tests)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -40,6 +41,17 @@ case "${1:-}" in
     pip_install .venv-actions -r requirements/actions.txt
     pip_install .venv-actions --no-deps -r requirements/actions-nodeps.txt
     ;;
+  browser)
+    # Debian's chromium + chromedriver drive the console's browser tests; nothing downloads
+    # a browser at test time (selenium is pointed at /usr/bin/chromedriver).
+    if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    command -v apt-get >/dev/null || {
+      echo "bootstrap: chromium and chromedriver are missing and apt-get is not available;" \
+           "install Debian's chromium and chromium-driver packages" >&2; exit 2; }
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver
+    ;;
   *)
-    echo "usage: bootstrap.sh rasa|actions" >&2; exit 2 ;;
+    echo "usage: bootstrap.sh rasa|actions|browser" >&2; exit 2 ;;
 esac

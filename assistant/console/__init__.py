@@ -1,0 +1,1 @@
+"""The staff console: review, takeover and publishing (see docs/console.md)."""

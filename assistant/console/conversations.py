@@ -1,0 +1,162 @@
+"""Conversations as staff review them, read from Rasa's SQL tracker store.
+
+The tracker store is the single record of what users said and what the assistant did: the
+intent and confidence of each message, the bot's replies, and the slots the actions set
+(`last_citations`, `last_retrieval`, `needs_human`, `negative_feedback`, `fallback_count`).
+The console reads it (read-only) and never keeps a second copy; the review queue is derived
+from it, minus the items staff marked done (kept in the console's own database).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+FALLBACK_INTENT = "nlu_fallback"
+QUEUE_KINDS = ("handoff", "fallback", "feedback")
+
+
+@dataclass
+class Turn:
+    event_id: int
+    timestamp: float
+    text: str
+    intent: str | None
+    confidence: float | None
+    channel: str | None
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[str] = field(default_factory=list)
+    retrieval: list[dict[str, Any]] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class QueueItem:
+    sender_id: str
+    key: str  # stable id: "<kind>:<event id>"
+    kind: str
+    timestamp: float
+    question: str
+    detail: str
+    channel: str | None
+
+
+@dataclass
+class Conversation:
+    sender_id: str
+    channel: str | None = None
+    paused: bool = False  # taken over by staff: the assistant records but does not answer
+    turns: list[Turn] = field(default_factory=list)
+    items: list[QueueItem] = field(default_factory=list)
+    staff_replies: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def last_timestamp(self) -> float:
+        return self.turns[-1].timestamp if self.turns else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sender_id": self.sender_id, "channel": self.channel, "paused": self.paused,
+                "turns": [asdict(t) for t in self.turns],
+                "items": [asdict(i) for i in self.items]}
+
+    def summary(self, open_items: int) -> dict[str, Any]:
+        last = self.turns[-1] if self.turns else None
+        return {"sender_id": self.sender_id, "channel": self.channel, "paused": self.paused,
+                "turns": len(self.turns), "last_timestamp": self.last_timestamp,
+                "last_text": last.text if last else "", "open_items": open_items}
+
+
+def _item(conv: Conversation, turn: Turn, event_id: int, kind: str, detail: str) -> None:
+    conv.items.append(QueueItem(conv.sender_id, f"{kind}:{event_id}", kind, turn.timestamp,
+                                turn.text, detail, conv.channel))
+    turn.flags.append(kind)
+
+
+def build_conversation(sender_id: str, rows: list[tuple[int, str, str]]) -> Conversation:
+    """Rows are (event id, type name, JSON data) in store order."""
+    conv = Conversation(sender_id)
+    turn: Turn | None = None
+    for event_id, type_name, raw in rows:
+        data = json.loads(raw)
+        if type_name == "user":
+            intent = (data.get("parse_data") or {}).get("intent") or {}
+            conv.channel = data.get("input_channel") or conv.channel
+            turn = Turn(event_id, data.get("timestamp", 0.0), data.get("text") or "",
+                        intent.get("name"), intent.get("confidence"), data.get("input_channel"))
+            conv.turns.append(turn)
+            if turn.intent == FALLBACK_INTENT:
+                _item(conv, turn, event_id, "fallback", "没听懂（NLU 置信度低）")
+        elif type_name == "pause":
+            conv.paused = True
+        elif type_name == "resume":
+            conv.paused = False
+        elif turn is None:
+            continue
+        elif type_name == "bot":
+            staff = (data.get("metadata") or {}).get("staff")
+            turn.replies.append({"text": data.get("text") or "", "staff": staff,
+                                 "timestamp": data.get("timestamp", 0.0)})
+        elif type_name == "slot":
+            _slot(conv, turn, event_id, data.get("name"), data.get("value"))
+    return conv
+
+
+def _slot(conv: Conversation, turn: Turn, event_id: int, name: str | None, value: Any) -> None:
+    if name == "last_citations" and value:
+        turn.citations = list(value)
+    elif name == "last_retrieval" and value:
+        turn.retrieval = list(value)
+        if any(r.get("outcome") == "not_understood" for r in value) \
+                and "fallback" not in turn.flags:
+            _item(conv, turn, event_id, "fallback", "检索未找到可靠条款，已请用户换个说法")
+    elif name == "needs_human" and value is True:
+        _item(conv, turn, event_id, "handoff", "用户需要人工")
+    elif name == "handoff_reason" and value and turn.flags and turn.flags[-1] == "handoff":
+        conv.items[-1].detail = {"user_request": "用户主动要求人工",
+                                 "accepted_offer": "用户接受了转人工的提议"}.get(value, value)
+    elif name == "negative_feedback" and value:
+        if isinstance(value, dict):
+            comment, question = value.get("comment", ""), value.get("question", "")
+            detail = f"用户说没帮上：“{comment}”；原问题：{question}"
+        else:
+            detail = f"用户说没帮上：{value}"
+        _item(conv, turn, event_id, "feedback", detail)
+
+
+class TrackerReader:
+    """Read-only access to the SQLite tracker store that Rasa writes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[tuple]:
+        if not self.path.exists():
+            return []
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+        try:
+            return db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:  # Rasa has not created its table yet
+            return []
+        finally:
+            db.close()
+
+    def sender_ids(self) -> list[str]:
+        rows = self._rows("SELECT sender_id, MAX(id) AS last FROM events"
+                          " GROUP BY sender_id ORDER BY last DESC")
+        return [r[0] for r in rows]
+
+    def conversation(self, sender_id: str) -> Conversation | None:
+        rows = self._rows("SELECT id, type_name, data FROM events WHERE sender_id = ?"
+                          " ORDER BY id", (sender_id,))
+        return build_conversation(sender_id, rows) if rows else None
+
+    def conversations(self, limit: int = 200) -> list[Conversation]:
+        found = (self.conversation(s) for s in self.sender_ids()[:limit])
+        return [c for c in found if c is not None]
+
+
+def open_items(conv: Conversation, resolved: set[tuple[str, str]]) -> list[QueueItem]:
+    return [i for i in conv.items if (conv.sender_id, i.key) not in resolved]

@@ -1,0 +1,138 @@
+"""Staff replies: stored in the conversation through Rasa's HTTP API, delivered on the
+channel the user came from.
+
+REST users read staff replies from the conversation (`GET /webhooks/rest/outbox`), so storing
+the reply is delivering it. WeChat users cannot be reached by a passive reply once their
+request is over: the reply goes through the customer-service message API (WeChat allows it
+for 48 hours after the user's last message), with the client of the WeChat channel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from assistant.channels.staff_replies import STAFF_METADATA_KEY
+from assistant.channels.wechat_api import CustomerServiceClient, WeChatApiError
+from assistant.channels.wechat_config import WeChatSettings
+from assistant.channels.wechat_text import split_for_wechat
+from assistant.settings import RuntimeSettings
+
+log = logging.getLogger(__name__)
+
+WECHAT_CHANNEL = "wechat"
+
+
+class DeliveryError(RuntimeError):
+    """The reply could not be stored or sent; the message says which, for staff."""
+
+
+class HttpxTransport:
+    """The WeChat client's transport over httpx (the console's runtime has no aiohttp)."""
+
+    def __init__(self, timeout_seconds: float = 5.0) -> None:
+        self._client = httpx.AsyncClient(timeout=timeout_seconds)
+
+    async def request(self, method: str, url: str, params: Mapping[str, str],
+                      json_body: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        content = (json.dumps(json_body, ensure_ascii=False).encode("utf-8")
+                   if json_body is not None else None)
+        try:
+            resp = await self._client.request(
+                method, url, params=dict(params), content=content,
+                headers={"Content-Type": "application/json; charset=utf-8"} if content else None)
+        except httpx.HTTPError as exc:
+            raise WeChatApiError(f"{type(exc).__name__} calling {url}") from exc
+        if resp.status_code != 200:
+            raise WeChatApiError(f"HTTP {resp.status_code} from {url}")
+        try:
+            parsed = resp.json()
+        except ValueError as exc:
+            raise WeChatApiError(f"non-JSON reply from {url}") from exc
+        if not isinstance(parsed, dict):
+            raise WeChatApiError(f"unexpected reply from {url}")
+        return parsed
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def wechat_settings_from_env(environ: Mapping[str, str] | None = None) -> WeChatSettings:
+    env = os.environ if environ is None else environ
+    return WeChatSettings.from_credentials({
+        "token": env.get("WECHAT_TOKEN", ""), "app_id": env.get("WECHAT_APPID", ""),
+        "encoding_aes_key": env.get("WECHAT_AES_KEY", ""),
+        "app_secret": env.get("WECHAT_SECRET", ""), "api_base": env.get("WECHAT_API_BASE", ""),
+        "mode": env.get("WECHAT_MODE", ""),
+    })
+
+
+class RasaGateway:
+    """What the console asks of the running Rasa server."""
+
+    def __init__(self, settings: RuntimeSettings, wechat: WeChatSettings | None = None,
+                 timeout_seconds: float = 30.0) -> None:
+        self.settings = settings
+        self._http = httpx.AsyncClient(timeout=timeout_seconds)
+        self._wechat = wechat if wechat is not None else wechat_settings_from_env()
+        self._wechat_client: CustomerServiceClient | None = None
+
+    async def close(self) -> None:
+        await self._http.aclose()
+        if self._wechat_client is not None:
+            await self._wechat_client.close()
+
+    async def chat(self, sender_id: str, text: str) -> list[dict[str, Any]]:
+        """One user turn over the REST channel, exactly as a user's client sends it."""
+        resp = await self._http.post(f"{self.settings.rasa_url}/webhooks/rest/webhook",
+                                     json={"sender": sender_id, "message": text})
+        resp.raise_for_status()
+        return resp.json()
+
+    async def _append(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        try:
+            resp = await self._http.post(
+                f"{self.settings.rasa_url}/conversations/{sender_id}/tracker/events",
+                params={"token": self.settings.rasa_api_token, "include_events": "NONE"},
+                json=events)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"Rasa server unreachable: {exc}") from exc
+        if resp.status_code != 200:
+            raise DeliveryError(f"Rasa refused the events: HTTP {resp.status_code}")
+
+    async def take_over(self, sender_id: str, staff: str) -> None:
+        log.info("console: %s takes over %s", staff, sender_id)
+        await self._append(sender_id, [{"event": "pause", "timestamp": time.time()}])
+
+    async def release(self, sender_id: str, staff: str) -> None:
+        log.info("console: %s hands %s back to the assistant", staff, sender_id)
+        now = time.time()
+        await self._append(sender_id, [
+            {"event": "resume", "timestamp": now},
+            {"event": "slot", "name": "needs_human", "value": False, "timestamp": now}])
+
+    async def reply(self, sender_id: str, channel: str | None, text: str, staff: str) -> str:
+        """Stores the reply in the conversation, then delivers it; returns how it went out."""
+        await self._append(sender_id, [{"event": "bot", "text": text, "timestamp": time.time(),
+                                        "metadata": {STAFF_METADATA_KEY: staff}}])
+        if channel != WECHAT_CHANNEL:
+            return "rest"  # the user's client reads it from /webhooks/rest/outbox
+        if not self._wechat.can_push:
+            raise DeliveryError("已存入会话，但未配置微信 AppSecret，无法推送给微信用户")
+        if self._wechat_client is None:
+            self._wechat_client = CustomerServiceClient(
+                self._wechat.api_base, self._wechat.app_id, self._wechat.app_secret,
+                transport=HttpxTransport(self._wechat.api_timeout_seconds))
+        try:
+            for part in split_for_wechat(text, self._wechat.max_reply_bytes):
+                await self._wechat_client.send_text(sender_id, part)
+        except WeChatApiError as exc:
+            log.error("console: WeChat delivery to %s failed: %s", sender_id, exc)
+            raise DeliveryError(f"已存入会话，但微信推送失败：{exc}") from exc
+        return "wechat"

@@ -15,6 +15,7 @@ default uses aiohttp, which the Rasa runtime ships).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -44,6 +45,18 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+def parse_reply(body: str, url: str) -> Mapping[str, Any]:
+    """WeChat's JSON object, or WeChatApiError naming the endpoint (never the token)."""
+    endpoint = url.split("?")[0]
+    try:
+        parsed = json.loads(body)
+    except ValueError as exc:
+        raise WeChatApiError(f"non-JSON reply from {endpoint}") from exc
+    if not isinstance(parsed, dict):
+        raise WeChatApiError(f"unexpected reply from {endpoint}")
+    return parsed
+
+
 class AiohttpTransport:
     """JSON over HTTP with aiohttp; one session, created in the running event loop."""
 
@@ -55,8 +68,6 @@ class AiohttpTransport:
         self, method: str, url: str, params: Mapping[str, str],
         json_body: Mapping[str, Any] | None,
     ) -> Mapping[str, Any]:
-        import json
-
         import aiohttp
 
         if self._session is None or self._session.closed:
@@ -75,13 +86,7 @@ class AiohttpTransport:
                     raise WeChatApiError(f"HTTP {resp.status} from {url.split('?')[0]}")
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise WeChatApiError(f"{type(exc).__name__} calling {url.split('?')[0]}") from exc
-        try:
-            parsed = json.loads(body)
-        except ValueError as exc:
-            raise WeChatApiError(f"non-JSON reply from {url.split('?')[0]}") from exc
-        if not isinstance(parsed, dict):
-            raise WeChatApiError(f"unexpected reply from {url.split('?')[0]}")
-        return parsed
+        return parse_reply(body, url)
 
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from assistant.channels.staff_replies import STAFF_METADATA_KEY
-from assistant.channels.wechat_api import CustomerServiceClient, WeChatApiError
+from assistant.channels.wechat_api import CustomerServiceClient, WeChatApiError, parse_reply
 from assistant.channels.wechat_config import WeChatSettings
 from assistant.channels.wechat_text import split_for_wechat
 from assistant.settings import RuntimeSettings
@@ -51,13 +51,7 @@ class HttpxTransport:
             raise WeChatApiError(f"{type(exc).__name__} calling {url}") from exc
         if resp.status_code != 200:
             raise WeChatApiError(f"HTTP {resp.status_code} from {url}")
-        try:
-            parsed = resp.json()
-        except ValueError as exc:
-            raise WeChatApiError(f"non-JSON reply from {url}") from exc
-        if not isinstance(parsed, dict):
-            raise WeChatApiError(f"unexpected reply from {url}")
-        return parsed
+        return parse_reply(resp.text, url)
 
     async def close(self) -> None:
         await self._client.aclose()

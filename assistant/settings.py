@@ -79,7 +79,7 @@ class RuntimeSettings:
             models_dir=Path(env.get("ASSISTANT_MODELS_DIR", d.models_dir)),
             startup_timeout=float(env.get("ASSISTANT_STARTUP_TIMEOUT", d.startup_timeout)),
             console_port=int(env.get("CONSOLE_PORT", d.console_port)),
-            rasa_api_token=env.get("RASA_API_TOKEN") or secrets.token_urlsafe(24),
+            rasa_api_token=env.get("RASA_API_TOKEN") or d.rasa_api_token,
             session_hours=float(env.get("CONSOLE_SESSION_HOURS", d.session_hours)),
         )
 

@@ -90,18 +90,16 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         return self._encode_many([text])[0]
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        messages = [m for m in training_data.training_examples if m.get(TEXT)]
-        # One batch for every sentence: the encoder streams its weights once per call.
-        sentences = self._encode_many([m.get(TEXT) for m in messages])
-        for message, sentence in zip(messages, sentences, strict=True):
-            self._set_features(message, sentence)
+        self.process(training_data.training_examples)
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
-        for message in messages:
-            text = message.get(TEXT)
-            if text:
-                self._set_features(message, self._encode_many([text])[0])
+        with_text = [m for m in messages if m.get(TEXT)]
+        if with_text:
+            # One batch for every message: the encoder streams its weights once per call.
+            sentences = self._encode_many([m.get(TEXT) for m in with_text])
+            for message, sentence in zip(with_text, sentences, strict=True):
+                self._set_features(message, sentence)
         return messages
 
     def _encode_many(self, texts: list[str]) -> np.ndarray:

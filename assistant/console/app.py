@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import httpx
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, Response, UploadFile
@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from assistant.console.conversations import TrackerReader, open_items
+from assistant.console.conversations import Conversation, TrackerReader, open_items
 from assistant.console.delivery import DeliveryError, RasaGateway
 from assistant.console.publish_jobs import PublishJobs
 from assistant.console.users import ConsoleDatabase, StaffUser
@@ -35,6 +35,7 @@ SESSION_COOKIE = "console_session"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 UPLOAD_SUFFIXES = (".txt", ".docx", ".html", ".htm", ".pdf")
 MAX_CHAT_CHARS = 2000
+T = TypeVar("T")
 
 
 class LoginRequest(BaseModel):
@@ -135,10 +136,7 @@ def create_app(settings: RuntimeSettings, kb: KnowledgeBase, db: ConsoleDatabase
 
     @app.get("/api/conversations/{sender_id}", tags=["conversations"])
     def conversation(sender_id: str, user: Staff) -> dict[str, Any]:
-        conv = tracker.conversation(sender_id)
-        if conv is None:
-            raise HTTPException(404, "没有这个会话")
-        data = conv.to_json()
+        data = _existing(sender_id).to_json()
         resolved = db.resolved_keys()
         for item in data["items"]:
             item["resolved"] = (sender_id, item["key"]) in resolved
@@ -174,13 +172,14 @@ def create_app(settings: RuntimeSettings, kb: KnowledgeBase, db: ConsoleDatabase
         via = await _delivering(gateway.reply(sender_id, conv.channel, body.text, user.username))
         return {"delivered_via": via}
 
-    def _existing(sender_id: str):
+    def _existing(sender_id: str) -> Conversation:
         conv = tracker.conversation(sender_id)
         if conv is None:
             raise HTTPException(404, "没有这个会话")
         return conv
 
-    async def _delivering(step):
+    async def _delivering(step: Awaitable[T]) -> T:
+        """Runs a Rasa/WeChat step; its failure reaches the page as a 502 with the reason."""
         try:
             return await step
         except DeliveryError as exc:

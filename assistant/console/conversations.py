@@ -154,8 +154,17 @@ class TrackerReader:
         return build_conversation(sender_id, rows) if rows else None
 
     def conversations(self, limit: int = 200) -> list[Conversation]:
-        found = (self.conversation(s) for s in self.sender_ids()[:limit])
-        return [c for c in found if c is not None]
+        """The `limit` most recently active conversations, newest first, in one query."""
+        senders = self.sender_ids()[:limit]
+        if not senders:
+            return []
+        marks = ",".join("?" * len(senders))
+        rows: dict[str, list[tuple[int, str, str]]] = {s: [] for s in senders}
+        for sender, event_id, type_name, data in self._rows(
+                f"SELECT sender_id, id, type_name, data FROM events WHERE sender_id IN ({marks})"
+                " ORDER BY id", tuple(senders)):
+            rows[sender].append((event_id, type_name, data))
+        return [build_conversation(s, rows[s]) for s in senders if rows[s]]
 
 
 def open_items(conv: Conversation, resolved: set[tuple[str, str]]) -> list[QueueItem]:

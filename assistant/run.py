@@ -1,5 +1,6 @@
 """`make run`: starts the action server, the Rasa server and the staff console, and keeps
-them up until Ctrl-C.
+them up until Ctrl-C. `make run PROFILE=scaled` starts the scaled profile instead: PostgreSQL,
+Redis, several Rasa and action server instances behind nginx (docs/scaling.md).
 
 `make run` has already installed the runtimes, ingested the sources and trained the model
 if needed; this module only supervises the processes.
@@ -13,7 +14,8 @@ import sys
 import time
 
 from assistant.model_builder import ensure_model
-from assistant.servers import ServerStartError, action_server, console_server, rasa_server
+from assistant.scaleout.deployment import build_deployment
+from assistant.servers import ServerStartError
 from assistant.settings import RuntimeSettings
 
 log = logging.getLogger("assistant")
@@ -23,7 +25,6 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     settings = RuntimeSettings.from_env()
     model = ensure_model(settings)
-    servers = [action_server(settings), rasa_server(settings, model), console_server(settings)]
     stopping = False
 
     def stop(*_: object) -> None:
@@ -32,15 +33,13 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    deployment = None
     try:
-        for server in servers:
-            log.info("starting %s (log: %s)", server.name, server.log_path)
-            server.start()
-        for server in servers:
-            server.wait_healthy(settings.startup_timeout)
-            log.info("%s is up: %s", server.name, server.health_url)
+        log.info("profile: %s", settings.profile)
+        deployment = build_deployment(settings, model, log=log.info)
+        deployment.start(settings.startup_timeout)
         print(
-            f"\n助手已启动 / assistant is up.\n"
+            f"\n助手已启动 / assistant is up ({settings.profile} profile).\n"
             f"  REST: curl -s {settings.rasa_url}/webhooks/rest/webhook"
             f" -H 'Content-Type: application/json'"
             f" -d '{{\"sender\": \"me\", \"message\": \"审批有没有绿色通道？\"}}'\n"
@@ -49,10 +48,9 @@ def main() -> int:
             flush=True,
         )
         while not stopping:
-            for server in servers:
-                if server.process and server.process.poll() is not None:
-                    log.error("%s stopped unexpectedly; see %s", server.name, server.log_path)
-                    return 1
+            for server in deployment.exited():
+                log.error("%s stopped unexpectedly; see %s", server.name, server.log_path)
+                return 1
             time.sleep(1)
         return 0
     except ServerStartError as exc:
@@ -60,8 +58,8 @@ def main() -> int:
         return 1
     finally:
         log.info("stopping servers")
-        for server in reversed(servers):
-            server.stop()
+        if deployment is not None:
+            deployment.stop()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""Starts, health-checks and stops the two servers; shared by `make run` and the tests."""
+"""Starts, health-checks and stops the assistant's processes; shared by `make run`, the tests
+and the load benchmark. `assistant/scaleout/` adds PostgreSQL, Redis and nginx for the
+scaled profile."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,17 +30,28 @@ class ServerProcess:
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    # Non-HTTP services (PostgreSQL, Redis) say they are ready through a probe instead.
+    probe: Callable[[], bool] | None = None
+    user: str | None = None  # run as this system user (PostgreSQL refuses to run as root)
+    stop_signal: int = signal.SIGTERM
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.cmd, cwd=self.cwd, env={**os.environ, **self.env}, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,  # own group: stop kills workers
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.cmd, cwd=self.cwd, env={**os.environ, **self.env}, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,  # own group: stop kills all
+                user=self.user, group=self.user,
+            )
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def healthy(self) -> bool:
+        if self.probe is not None:
+            return self.probe()
         try:
             with urllib.request.urlopen(self.health_url, timeout=2) as resp:
                 return resp.status == 200
@@ -64,10 +78,18 @@ class ServerProcess:
             return ""
 
     def stop(self, timeout: float = 15) -> None:
-        if self.process is None or self.process.poll() is not None:
+        self._signal_group(self.stop_signal, timeout)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no shutdown handlers run (fault-injection tests)."""
+        self._signal_group(signal.SIGKILL, timeout=15)
+
+    def _signal_group(self, sig: int, timeout: float) -> None:
+        if not self.running:
             return
+        assert self.process is not None
         pgid = os.getpgid(self.process.pid)
-        os.killpg(pgid, signal.SIGTERM)
+        os.killpg(pgid, sig)
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -75,35 +97,50 @@ class ServerProcess:
             self.process.wait()
 
 
-def action_server(settings: RuntimeSettings, env: dict[str, str] | None = None) -> ServerProcess:
+def _instance_name(name: str, instance: int | None) -> tuple[str, str]:
+    """('rasa server 2', 'rasa-server-2') for instance 2; the plain name for a single one."""
+    slug = name.replace(" ", "-")
+    return (name, slug) if instance is None else (f"{name} {instance}", f"{slug}-{instance}")
+
+
+def action_server(settings: RuntimeSettings, env: dict[str, str] | None = None,
+                  port: int | None = None, instance: int | None = None) -> ServerProcess:
+    port = settings.action_port if port is None else port
+    name, slug = _instance_name("action server", instance)
     return ServerProcess(
-        name="action server",
-        cmd=[str(settings.actions_python), "-m", "assistant.action_server",
-             "--port", str(settings.action_port)],
-        health_url=f"{settings.action_url}/health",
-        log_path=settings.log_dir / "action-server.log",
+        name=name,
+        cmd=[str(settings.actions_python), "-m", "assistant.action_server", "--port", str(port)],
+        health_url=f"http://{settings.host}:{port}/health",
+        log_path=settings.log_dir / f"{slug}.log",
         env={"PYTHONPATH": str(settings.root), "SANIC_HOST": settings.host, **(env or {})},
         cwd=settings.root,
     )
 
 
-def rasa_server(settings: RuntimeSettings, model: Path,
-                env: dict[str, str] | None = None) -> ServerProcess:
+def rasa_server(settings: RuntimeSettings, model: Path, env: dict[str, str] | None = None,
+                port: int | None = None, instance: int | None = None) -> ServerProcess:
+    """One Rasa server. In the scaled profile (`settings.scaled`) it keeps conversations in
+    PostgreSQL, locks them in Redis, and reaches the action servers through the balancer,
+    which listens on `settings.action_port` in both profiles."""
+    port = settings.rasa_port if port is None else port
+    name, slug = _instance_name("rasa server", instance)
     settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
+    store_env = settings.scale.process_env() if settings.scaled else {}
     return ServerProcess(
-        name="rasa server",
+        name=name,
         cmd=[str(settings.rasa_python), "-m", "rasa", "run", "--model", str(model),
-             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-             "--interface", settings.host, "--port", str(settings.rasa_port), "--cors", "*",
+             "--endpoints", str(settings.endpoints_file), "--credentials", "credentials.yml",
+             "--interface", settings.host, "--port", str(port), "--cors", "*",
              # The HTTP API lets the console append staff replies and pause/resume a
              # conversation; without the token every API call is refused.
              "--enable-api", "--auth-token", settings.rasa_api_token],
-        health_url=f"{settings.rasa_url}/",
-        log_path=settings.log_dir / "rasa-server.log",
+        health_url=f"http://{settings.host}:{port}/",
+        log_path=settings.log_dir / f"{slug}.log",
         env={
             "PYTHONPATH": str(settings.root),
             "ACTION_ENDPOINT_URL": f"{settings.action_url}/webhook",
             "TRACKER_DB": str(settings.tracker_db),
+            **store_env,
             **wechat_env_defaults(),  # credentials.yml names WECHAT_*; Rasa needs each one set
             **(env or {}),
         },

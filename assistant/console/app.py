@@ -72,7 +72,8 @@ Admin = Annotated[StaffUser, Depends(admin_user)]
 
 def create_app(settings: RuntimeSettings, kb: KnowledgeBase, db: ConsoleDatabase,
                gateway: RasaGateway) -> FastAPI:
-    tracker = TrackerReader(settings.tracker_db)
+    tracker = (TrackerReader.postgres(settings.scale.postgres_dsn) if settings.scaled
+               else TrackerReader.sqlite(settings.tracker_db))
     jobs = PublishJobs(kb)
 
     @asynccontextmanager

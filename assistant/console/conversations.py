@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+# Rows for a query written with "?" placeholders, [] while Rasa has not created its table.
+RowSource = Callable[[str, tuple], list[tuple]]
 
 FALLBACK_INTENT = "nlu_fallback"
 QUEUE_KINDS = ("handoff", "fallback", "feedback")
@@ -126,22 +130,58 @@ def _slot(conv: Conversation, turn: Turn, event_id: int, name: str | None, value
         _item(conv, turn, event_id, "feedback", detail)
 
 
-class TrackerReader:
-    """Read-only access to the SQLite tracker store that Rasa writes."""
+def sqlite_rows(path: Path) -> RowSource:
+    """The embedded profile's tracker store, opened read-only for each query."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _rows(self, sql: str, args: tuple = ()) -> list[tuple]:
-        if not self.path.exists():
+    def rows(sql: str, args: tuple) -> list[tuple]:
+        if not path.exists():
             return []
-        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
         try:
             return db.execute(sql, args).fetchall()
         except sqlite3.OperationalError:  # Rasa has not created its table yet
             return []
         finally:
             db.close()
+
+    return rows
+
+
+def postgres_rows(dsn: str) -> RowSource:
+    """The scaled profile's tracker store; psycopg is imported here so that the embedded
+    profile does not need it. Each query opens a short read-only connection: the console is
+    low-traffic and must not hold connections the Rasa instances need."""
+    import psycopg
+    from psycopg import errors
+
+    def rows(sql: str, args: tuple) -> list[tuple]:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            conn.read_only = True
+            try:
+                return conn.execute(sql.replace("?", "%s"), args).fetchall()
+            except errors.UndefinedTable:
+                return []
+
+    return rows
+
+
+class TrackerReader:
+    """Read-only access to the SQL tracker store that Rasa writes (SQLite or PostgreSQL:
+    Rasa gives both the same `events` table)."""
+
+    def __init__(self, rows: RowSource) -> None:
+        self._query = rows
+
+    @classmethod
+    def sqlite(cls, path: Path) -> TrackerReader:
+        return cls(sqlite_rows(path))
+
+    @classmethod
+    def postgres(cls, dsn: str) -> TrackerReader:
+        return cls(postgres_rows(dsn))
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[tuple]:
+        return self._query(sql, args)
 
     def sender_ids(self) -> list[str]:
         rows = self._rows("SELECT sender_id, MAX(id) AS last FROM events"

@@ -3,6 +3,7 @@
 #   bootstrap.sh rasa     -> .venv-rasa    (Python 3.10, rasa 3.6.21)
 #   bootstrap.sh actions  -> .venv-actions (Python 3.11, rasa-sdk + knowledge stack)
 #   bootstrap.sh browser  -> Debian's chromium + chromedriver (console browser tests)
+#   bootstrap.sh services -> Debian's PostgreSQL, Redis and nginx (the scaled profile)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -52,6 +53,29 @@ case "${1:-}" in
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver
     ;;
+  services)
+    # The scaled profile's PostgreSQL tracker store, Redis lock store and nginx balancer,
+    # from Debian's packages. The project starts its own instances on its own ports and data
+    # directories (assistant/scaleout/), so the packages' system services are kept from
+    # starting at install time (policy-rc.d answers 101 = "not allowed").
+    missing=()
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+    [ "${#missing[@]}" -eq 0 ] && exit 0
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    command -v apt-get >/dev/null || {
+      echo "bootstrap: ${missing[*]} missing and apt-get is not available;" \
+           "install Debian's postgresql, redis-server and nginx packages" >&2; exit 2; }
+    policy=/usr/sbin/policy-rc.d; added_policy=""
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+      $sudo chmod +x "$policy"; added_policy=1
+    fi
+    trap '[ -n "$added_policy" ] && $sudo rm -f "$policy"' EXIT
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+    ;;
   *)
-    echo "usage: bootstrap.sh rasa|actions|browser" >&2; exit 2 ;;
+    echo "usage: bootstrap.sh rasa|actions|browser|services" >&2; exit 2 ;;
 esac

@@ -51,7 +51,7 @@ def test_turns_carry_intent_replies_citations_and_evidence(tmp_path: Path) -> No
         slot("last_citations", ["《意见》第3条"], 1.2),
         bot("有。开辟绿色通道……", 1.3),
     ])
-    conv = TrackerReader(db).conversation("u1")
+    conv = TrackerReader.sqlite(db).conversation("u1")
     assert conv is not None and conv.channel == "rest" and not conv.paused
     (turn,) = conv.turns
     assert (turn.text, turn.intent, turn.confidence) == ("审批有没有绿色通道", "ask_policy", 0.97)
@@ -76,7 +76,7 @@ def test_handoff_fallback_and_feedback_reach_the_queue_until_resolved(tmp_path: 
         user("在吗", "greet", 0.9, 5.0),
         bot("您好，我是客服小李", 5.5, staff="li"),
     ])
-    conv = TrackerReader(db).conversation("u2")
+    conv = TrackerReader.sqlite(db).conversation("u2")
     assert conv.paused
     kinds = [(i.kind, i.question) for i in conv.items]
     assert kinds == [("fallback", "嗯嗯啊啊"), ("feedback", "答案不对"), ("handoff", "转人工")]
@@ -91,8 +91,8 @@ def test_handoff_fallback_and_feedback_reach_the_queue_until_resolved(tmp_path: 
 def test_conversations_are_listed_newest_first_and_missing_store_is_empty(
         tmp_path: Path) -> None:
     db = tmp_path / "tracker.db"
-    assert TrackerReader(db).conversations() == []
+    assert TrackerReader.sqlite(db).conversations() == []
     write(db, "old", [user("你好", "greet", 0.99, 1.0)])
     write(db, "new", [user("你好", "greet", 0.99, 2.0)])
-    assert [c.sender_id for c in TrackerReader(db).conversations()] == ["new", "old"]
-    assert TrackerReader(db).conversation("nobody") is None
+    assert [c.sender_id for c in TrackerReader.sqlite(db).conversations()] == ["new", "old"]
+    assert TrackerReader.sqlite(db).conversation("nobody") is None

@@ -20,7 +20,7 @@ class _ConfigTemplate(Template):
 
 
 def _servers(host: str, ports: list[int]) -> str:
-    return "\n".join(f"        server {host}:{p} max_fails=1 fail_timeout=10s;" for p in ports)
+    return "\n".join(f"        server {host}:{p} max_fails=1 fail_timeout=3s;" for p in ports)
 
 
 def render_config(settings: RuntimeSettings, run_dir: Path) -> str:

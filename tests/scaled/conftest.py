@@ -1,0 +1,147 @@
+"""Starts the scaled profile for real: PostgreSQL, Redis, two Rasa instances and two action
+servers behind nginx, and the console, on free loopback ports, through the same deployment
+code as `make run PROFILE=scaled`. PostgreSQL, Redis and nginx are Debian's packages, which
+`make test` installs with `bootstrap.sh services`; everything is torn down after the suite."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from assistant.model_builder import ensure_model
+from assistant.scaleout.deployment import Deployment, build_deployment
+from assistant.servers import ServerProcess
+from assistant.settings import SCALED, RuntimeSettings
+from knowledge.knowledge_base import KnowledgeBase
+from knowledge.settings import KnowledgeSettings
+from tests.e2e.conftest import free_port
+
+CONSOLE_PASSWORD = "scaled-test-password"
+
+
+@dataclass
+class ScaledAssistant:
+    settings: RuntimeSettings
+    deployment: Deployment
+    client: httpx.Client
+
+    @property
+    def front(self) -> str:
+        """nginx: where users' channels point."""
+        return self.settings.rasa_url
+
+    def instance_url(self, n: int) -> str:
+        return f"http://{self.settings.host}:{self.settings.scale.rasa_ports()[n - 1]}"
+
+    def rasa(self, n: int) -> ServerProcess:
+        return self.deployment.get(f"rasa server {n}")
+
+    def action_server(self, n: int) -> ServerProcess:
+        return self.deployment.get(f"action server {n}")
+
+    def send(self, sender: str, message: str, base: str | None = None) -> list[str]:
+        resp = self.client.post(f"{base or self.front}/webhooks/rest/webhook",
+                                json={"sender": sender, "message": message})
+        resp.raise_for_status()
+        return [m.get("text", "") for m in resp.json()]
+
+    def reply(self, sender: str, message: str, base: str | None = None) -> str:
+        return "\n".join(self.send(sender, message, base))
+
+    def events(self, sender: str) -> list[dict]:
+        """The conversation as PostgreSQL holds it, oldest first."""
+        with psycopg.connect(self.settings.scale.postgres_dsn) as conn:
+            rows = conn.execute("SELECT data FROM events WHERE sender_id = %s ORDER BY id",
+                                (sender,)).fetchall()
+        return [json.loads(data) for (data,) in rows]
+
+    def tracker(self, sender: str, base: str | None = None) -> dict:
+        """The tracker as a Rasa instance rebuilds it (Rasa's HTTP API)."""
+        resp = self.client.get(f"{base or self.front}/conversations/{sender}/tracker",
+                               params={"token": self.settings.rasa_api_token})
+        resp.raise_for_status()
+        return resp.json()
+
+    def restart(self, process: ServerProcess) -> None:
+        if not process.running:
+            process.start()
+        process.wait_healthy(180)
+
+    def wait_until_balanced(self, timeout: float = 30) -> None:
+        """Until nginx passes requests to both tiers again (it skips a failed upstream for
+        a few seconds after its last failure)."""
+        deadline = time.monotonic() + timeout
+        urls = [f"{self.front}/", f"{self.settings.action_url}/health"]
+        while time.monotonic() < deadline:
+            try:
+                if all(self.client.get(u, timeout=5).status_code == 200 for u in urls):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"the balancer did not recover within {timeout:.0f}s")
+
+
+@pytest.fixture(scope="session")
+def scaled_kb_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("scaled-kb")
+    KnowledgeBase(KnowledgeSettings(home=home)).ingest_sources()
+    return home
+
+
+@pytest.fixture(scope="session")
+def postgres_dir() -> Iterator[Path]:
+    """Outside pytest's private tmp tree: under root, PostgreSQL runs as the postgres user,
+    which must be able to reach its data directory."""
+    parent = Path(tempfile.mkdtemp(prefix="assistant-scaled-pg-"))
+    os.chmod(parent, 0o755)
+    yield parent / "data"
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def scaled(tmp_path_factory: pytest.TempPathFactory, scaled_kb_home: Path,
+           postgres_dir: Path) -> Iterator[ScaledAssistant]:
+    base = RuntimeSettings.from_env({})
+    settings = replace(
+        base, profile=SCALED, var_dir=tmp_path_factory.mktemp("scaled-var"),
+        rasa_port=free_port(), action_port=free_port(), console_port=free_port(),
+        # Instance i listens on base + i: both ports of each pair must be free.
+        scale=replace(base.scale, rasa_base_port=_free_pair(), action_base_port=_free_pair(),
+                      postgres_port=free_port(), redis_port=free_port(),
+                      postgres_data_dir=str(postgres_dir)))
+    deployment = build_deployment(settings, ensure_model(base),
+                                  action_env={"KB_HOME": str(scaled_kb_home)})
+    for process in deployment:
+        if process.name == "staff console":
+            process.env["CONSOLE_ADMIN_PASSWORD"] = CONSOLE_PASSWORD
+    try:
+        deployment.start(300)
+        with httpx.Client(timeout=60) as client:
+            yield ScaledAssistant(settings, deployment, client)
+    finally:
+        deployment.stop()
+
+
+def _free_pair() -> int:
+    """A port p such that p and p + 1 are both free now."""
+    for _ in range(50):
+        port = free_port()
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no two consecutive free ports")

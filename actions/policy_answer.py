@@ -1,7 +1,8 @@
 """Answers policy questions from the knowledge base, with citations; thin by design.
 
 What may be said is decided in knowledge.answering; this module renders it with the
-domain's responses and keeps the conversation state (offered human, fallback count).
+domain's responses and keeps the conversation state (offered human, fallback count); each
+search is `observed` for the action server's metrics.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import last_user_text
 from actions.knowledge_client import knowledge_base
+from assistant.observability.action_metrics import observed
 from knowledge.answering import AnswerKind, PolicyAnswer, answer_message
 from knowledge.retriever import KnowledgeBaseUnavailable
 from knowledge.version_reference import requested_versions
@@ -53,9 +55,9 @@ class ActionAnswerPolicyQuestion(Action):
             pinned = requested_versions(question, kb.store.versions())
             if pinned:  # "2019年版怎么说": answer from that version, for audit
                 with kb.audit_retriever(pinned) as retriever:
-                    answers = answer_message(retriever.search, question, understood)
+                    answers = answer_message(observed(retriever.search), question, understood)
             else:
-                answers = answer_message(kb.retriever.search, question, understood)
+                answers = answer_message(observed(kb.retriever.search), question, understood)
         except KnowledgeBaseUnavailable:
             log.exception("knowledge base unavailable for %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_kb_unavailable")

@@ -68,6 +68,12 @@ class KnowledgeBase:
         return Retriever(self.settings, self.normalizer, self.tokenizer, encoder,
                          encoder_status=status)
 
+    @property
+    def loaded_retriever(self) -> Retriever | None:
+        """The retriever if something has loaded it, without loading it: a metrics scrape or a
+        readiness probe must not start a load of the index and the encoder."""
+        return self.__dict__.get("retriever")
+
     def ingest_sources(self) -> tuple[list[ParsedDocument], str]:
         """Ingests (and publishes) every document of the sources manifest, then builds a new
         index generation from the versions in force."""

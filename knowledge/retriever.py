@@ -83,6 +83,7 @@ class _Generation:
     manifest: dict = field(default_factory=dict)
     dense: DenseIndex | None = None
     dense_status: str = ""
+    loaded_at: float = 0.0  # UNIX time this process started serving it
 
 
 class Retriever:
@@ -141,7 +142,8 @@ class Retriever:
             units = [IndexUnit(PASSAGE, p.index_text(), (i,)) for i, p in enumerate(passages)]
         lexical = LexicalIndex.load(path / "bm25")
         dense, status = self._load_dense(path, manifest, units)
-        return _Generation(path.name, path, passages, units, lexical, manifest, dense, status)
+        return _Generation(path.name, path, passages, units, lexical, manifest, dense, status,
+                           time.time())
 
     def _load_dense(self, path: Path, manifest: dict,
                     units: list[IndexUnit]) -> tuple[DenseIndex | None, str]:
@@ -193,6 +195,7 @@ class Retriever:
         aq = (gen.manifest.get("anticipated_questions") or {}) if gen else {}
         return {
             "generation": gen.name if gen else None,
+            "loaded_at": gen.loaded_at if gen else None,
             "passages": len(gen.passages) if gen else 0,
             "units": len(gen.units) if gen else 0,
             "legs": {"bm25": gen is not None and self.settings.bm25_enabled,

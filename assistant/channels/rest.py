@@ -24,6 +24,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from assistant.channels.staff_replies import HUMAN_HAS_TAKEN_OVER, STAFF_METADATA_KEY
+from assistant.observability.rasa_metrics import timed_turn
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def guard_turn(
     on_new_message: Callable[[UserMessage], Awaitable[Any]],
     is_paused: Callable[[str], Awaitable[bool]] = _conversation_is_paused,
 ) -> Callable[[UserMessage], Awaitable[Any]]:
-    """Wraps Rasa's message handler so that every user turn gets some reply."""
+    """Wraps Rasa's message handler so that every user turn gets some reply (and is timed)."""
 
     async def handle(message: UserMessage) -> None:
         output = message.output_channel
@@ -70,7 +71,7 @@ def guard_turn(
             log.error("sender=%s turn produced no reply (action server down?)", message.sender_id)
             await output.send_text_message(message.sender_id, NO_REPLY_FALLBACK)
 
-    return handle
+    return timed_turn(handle)
 
 
 class ResilientRestInput(RestInput):

@@ -23,7 +23,9 @@ from pydantic import BaseModel, Field
 from assistant.console.conversations import Conversation, TrackerReader, open_items
 from assistant.console.delivery import DeliveryError, RasaGateway
 from assistant.console.publish_jobs import PublishJobs
+from assistant.console.readiness import console_checks
 from assistant.console.users import ConsoleDatabase, StaffUser
+from assistant.observability.checks import readiness
 from assistant.settings import RuntimeSettings
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.publishing import add_version, diff_versions, version_rows
@@ -96,6 +98,13 @@ def create_app(settings: RuntimeSettings, kb: KnowledgeBase, db: ConsoleDatabase
     @app.get("/api/health", tags=["service"])
     def health() -> dict[str, Any]:
         return {"status": "ok", "users": db.has_users(), "rasa": settings.rasa_url}
+
+    @app.get("/api/ready", tags=["service"])
+    async def ready(response: Response) -> dict[str, Any]:
+        """200 when the console database answers and Rasa is reachable, else 503 and why."""
+        ok, body = readiness(await console_checks(db, settings.rasa_url))
+        response.status_code = 200 if ok else 503
+        return body
 
     # -- sessions --------------------------------------------------------------------------
     @app.post("/api/login", tags=["session"])

@@ -1,0 +1,45 @@
+"""Operations endpoints of the Rasa server, as an input channel named `ops`.
+
+    GET /webhooks/ops/metrics   Prometheus text format (assistant.observability.rasa_metrics)
+    GET /webhooks/ops/ready     {"ready": bool, "checks": {...}}: 200 when ready, else 503
+
+Liveness stays Rasa's own `GET /`. A channel is the only way to add routes to `rasa run`
+without patching Rasa; it never receives user messages. These routes are unauthenticated like
+`GET /`: in a deployment, let only the monitoring network reach /webhooks/ops/ (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from assistant.observability.checks import readiness
+from assistant.observability.rasa_metrics import CONTENT_TYPE, METRICS
+from assistant.observability.rasa_readiness import rasa_checks
+
+
+class OpsInput(InputChannel):
+    @classmethod
+    def name(cls) -> str:
+        return "ops"
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        bp = Blueprint("ops", __name__)
+
+        @bp.route("/metrics", methods=["GET"])
+        async def metrics(_: Request) -> HTTPResponse:
+            return response.raw(METRICS.exposition(), content_type=CONTENT_TYPE)
+
+        @bp.route("/ready", methods=["GET"])
+        async def ready(request: Request) -> HTTPResponse:
+            ok, body = readiness(await rasa_checks(getattr(request.app.ctx, "agent", None)))
+            return response.json(body, status=200 if ok else 503)
+
+        return bp

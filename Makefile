@@ -6,14 +6,18 @@ export PYTHONPATH := $(CURDIR)
 # credentials.yml names these; Rasa refuses to start if one is unset (empty = off/default).
 export WECHAT_TOKEN WECHAT_APPID WECHAT_AES_KEY WECHAT_SECRET WECHAT_API_BASE WECHAT_MODE WECHAT_REPLY_BUDGET
 
-.PHONY: run test install browser console-user ingest model shell lint unit e2e nlu-eval core-eval bench bench-ablation clean
+.PHONY: run test install browser services console-user ingest model shell lint unit e2e scaled nlu-eval core-eval bench bench-load bench-ablation clean
 
-run: install ingest model
-	$(ACT) -m assistant.run
+# PROFILE=embedded (default: SQLite, one instance of each server) or PROFILE=scaled
+# (PostgreSQL, Redis, two Rasa and two action server instances behind nginx; docs/scaling.md).
+PROFILE ?= embedded
+
+run: install ingest model $(if $(filter scaled,$(PROFILE)),services)
+	ASSISTANT_PROFILE=$(PROFILE) $(ACT) -m assistant.run
 
 # Every suite: lint, unit and end-to-end tests (pytest), the custom NLU components inside Rasa's
 # own runtime, then Rasa's NLU cross-validation and test stories (reports land in results/).
-test: install browser lint ingest model
+test: install browser services lint ingest model
 	$(ACT) -m pytest -q tests
 	$(RASA_PY) -m pytest -q tests/nlu --confcutdir tests/nlu -p no:cacheprovider -W ignore::DeprecationWarning
 	$(ACT) -m assistant.dialogue_evaluation core
@@ -32,6 +36,10 @@ install: .venv-rasa/.installed .venv-actions/.installed
 # Debian's chromium and chromedriver for the console's browser tests (needs root or sudo).
 browser:
 	bash assistant/scripts/bootstrap.sh browser
+
+# Debian's PostgreSQL, Redis and nginx for the scaled profile and its tests (root or sudo).
+services:
+	bash assistant/scripts/bootstrap.sh services
 
 # Staff accounts: make console-user NAME=li ROLE=staff (asks for the password, or CONSOLE_PASSWORD).
 console-user: install
@@ -57,6 +65,9 @@ unit: install ingest
 e2e: install ingest model
 	$(ACT) -m pytest -q tests/e2e
 
+scaled: install services ingest model
+	$(ACT) -m pytest -q tests/scaled
+
 nlu-eval: install
 	$(ACT) -m assistant.dialogue_evaluation nlu
 
@@ -66,6 +77,10 @@ core-eval: install model
 # Retrieval latency and build-time benchmark (table + JSON in results/bench/); not a test.
 bench: install ingest
 	$(ACT) bench/retrieval_bench.py
+
+# Load benchmark of both profiles on loopback (table + JSON in results/bench/load.json).
+bench-load: install services ingest model
+	$(ACT) bench/load_bench.py $(BENCH_ARGS)
 
 bench-ablation: install ingest
 	$(ACT) bench/retrieval_ablation.py

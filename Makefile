@@ -19,7 +19,7 @@ run: install ingest model $(if $(filter scaled,$(PROFILE)),services)
 # own runtime, then Rasa's NLU cross-validation and test stories (reports land in results/).
 test: install browser services lint ingest model
 	$(ACT) -m pytest -q tests
-	$(RASA_PY) -m pytest -q tests/nlu --confcutdir tests/nlu -p no:cacheprovider -W ignore::DeprecationWarning
+	$(RASA_PY) -m pytest -q tests/rasa_runtime --confcutdir tests/rasa_runtime -p no:cacheprovider -W ignore::DeprecationWarning
 	$(ACT) -m assistant.dialogue_evaluation core
 	$(ACT) -m assistant.dialogue_evaluation nlu
 

@@ -9,9 +9,9 @@ import pytest
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import KnowledgeSettings
 
-# tests/nlu exercises the custom Rasa components and runs in Rasa's Python 3.10 runtime
+# tests/rasa_runtime exercises the custom Rasa components and runs in Rasa's Python 3.10 runtime
 # (see the Makefile's `test` target); this runtime has no Rasa to import them with.
-collect_ignore = ["nlu"]
+collect_ignore = ["rasa_runtime"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RAW_SOURCE = PROJECT_ROOT / "knowledge" / "sources" / "hebei-differentiated-control-opinion.raw.txt"

@@ -6,6 +6,9 @@
 Liveness stays Rasa's own `GET /`. A channel is the only way to add routes to `rasa run`
 without patching Rasa; it never receives user messages. These routes are unauthenticated like
 `GET /`: in a deployment, let only the monitoring network reach /webhooks/ops/ (docs/operations.md).
+
+Every Rasa server loads this channel (credentials.yml), so it also installs the measured
+speed-up of Rasa's action response validation (assistant/rasa_speedups.py) on import.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from assistant import rasa_speedups
 from assistant.observability.checks import readiness
 from assistant.observability.rasa_metrics import CONTENT_TYPE, METRICS
 from assistant.observability.rasa_readiness import rasa_checks
+
+rasa_speedups.install()
 
 
 class OpsInput(InputChannel):

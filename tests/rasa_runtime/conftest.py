@@ -1,7 +1,8 @@
-"""Fixtures for the custom Rasa NLU components.
+"""Fixtures for the code that runs inside Rasa: the custom NLU components, the lock store and
+the speed-ups.
 
 These tests run in Rasa's own Python 3.10 runtime (`make test` calls
-`.venv-rasa/bin/python -m pytest tests/nlu --confcutdir tests/nlu`), because the components
+`.venv-rasa/bin/python -m pytest tests/rasa_runtime --confcutdir tests/rasa_runtime`), because the components
 import Rasa; the action-server suites never collect this folder.
 """
 

@@ -1,0 +1,90 @@
+"""The Redis lock store used by the scaled profile, against a real Redis server: ticket
+numbers stay unique when several processes take tickets for one conversation at once, which
+Rasa's own RedisLockStore does not guarantee."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from assistant.redis_lock_store import AtomicRedisLockStore
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
+                                reason="needs Debian's redis-server (make services)")
+PROCESSES, TICKETS_EACH = 4, 25
+
+
+@pytest.fixture(scope="module")
+def redis_port() -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def take_tickets(port: int, conversation: str, start: float, out: multiprocessing.Queue) -> None:
+    store = AtomicRedisLockStore(host="127.0.0.1", port=port, key_prefix="test")
+    while time.time() < start:  # every process starts at the same instant
+        pass
+    out.put([store.issue_ticket(conversation, 30) for _ in range(TICKETS_EACH)])
+
+
+def test_tickets_are_unique_across_processes(redis_port: int) -> None:
+    out: multiprocessing.Queue = multiprocessing.Queue()
+    start = time.time() + 1.0
+    workers = [multiprocessing.Process(target=take_tickets,
+                                       args=(redis_port, "owner-1", start, out))
+               for _ in range(PROCESSES)]
+    for w in workers:
+        w.start()
+    tickets = [t for _ in workers for t in out.get(timeout=30)]
+    for w in workers:
+        w.join()
+    assert sorted(tickets) == list(range(PROCESSES * TICKETS_EACH))
+
+
+def test_cleanup_deletes_the_lock_when_nobody_waits(redis_port: int) -> None:
+    store = AtomicRedisLockStore(host="127.0.0.1", port=redis_port, key_prefix="test")
+    first = store.issue_ticket("owner-2", 30)
+    second = store.issue_ticket("owner-2", 30)
+    store.cleanup("owner-2", first)
+    assert store.get_lock("owner-2") is not None  # the second ticket still waits
+    store.cleanup("owner-2", second)
+    assert store.get_lock("owner-2") is None
+    ttl = store.red.ttl(store.key_prefix + "owner-3")
+    assert ttl == -2  # never created
+
+
+def test_lock_key_expires_with_its_last_ticket(redis_port: int) -> None:
+    store = AtomicRedisLockStore(host="127.0.0.1", port=redis_port, key_prefix="test")
+    store.issue_ticket("owner-4", 5)
+    assert 0 < store.red.ttl(store.key_prefix + "owner-4") <= 6
+
+
+def test_built_from_the_endpoint_config(redis_port: int) -> None:
+    from rasa.core.lock_store import LockStore
+    from rasa.utils.endpoints import EndpointConfig
+
+    store = LockStore.create(EndpointConfig(
+        type="assistant.redis_lock_store.AtomicRedisLockStore", url="127.0.0.1",
+        port=str(redis_port), db="1", key_prefix="assistant"))
+    assert isinstance(store, AtomicRedisLockStore)
+    assert store.issue_ticket("owner-5", 5) == 0

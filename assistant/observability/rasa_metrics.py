@@ -1,15 +1,15 @@
 """Prometheus metrics of the Rasa server: turns, their latency, intents, fallbacks, offers of a
 human, handoffs and negative feedback.
 
-Why one module-owned registry per process: Rasa builds the event broker (endpoints.yml) and the
+Why one module-owned registry per process: Rasa builds the tracker store (endpoints.yml) and the
 input channels (credentials.yml) separately and hands neither a reference to the other, so the
-counters the broker moves (`metrics_broker`), the latency the channels time (`timed_turn`) and
+counters the tracker store moves (`metered_tracker_store`), the latency the channels time (`timed_turn`) and
 the page the ops channel serves (`assistant.channels.ops`) can only meet in a module. The
 registry is our own rather than prometheus_client's default one so that the page holds exactly
 these metrics, whatever a library registers globally.
 
 Conversation events are mapped to metrics here as plain data (no Rasa import), so the mapping
-is the same code the broker runs, testable without Rasa. Every label takes its values from a
+is the same code the tracker store runs, testable without Rasa. Every label takes its values from a
 closed set: user-controlled input (a REST client may name any `input_channel`, "/intent" text
 names any intent) must not create unbounded time series.
 """
@@ -112,7 +112,7 @@ class RasaMetrics:
         for reason in (*sorted(HANDOFF_REASONS), OTHER):
             self.handoffs.labels(reason)
 
-    # -- conversation events (the broker) -------------------------------------------------
+    # -- conversation events (the tracker store) ------------------------------------------
     def record_event(self, event: Mapping[str, Any]) -> None:
         """Moves the counters one conversation event (Rasa's `Event.as_dict()`) stands for."""
         kind = event.get("event")

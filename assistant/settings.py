@@ -101,8 +101,9 @@ class RuntimeSettings:
     startup_timeout: float = 300.0
     console_port: int = 5080
     # Rasa's HTTP API (conversation events) is on only for the console, behind this token;
-    # generated per run unless set, and handed to the console process by the supervisor.
-    rasa_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # generated per run unless set, and handed to the console process by the supervisor. Hex:
+    # a urlsafe token may start with "-", which `rasa run --auth-token` takes for an option.
+    rasa_api_token: str = field(default_factory=lambda: secrets.token_hex(24))
     session_hours: float = 8.0  # a console login lasts one working day
     profile: str = EMBEDDED  # embedded | scaled
     scale: ScaleOutSettings = field(default_factory=ScaleOutSettings)

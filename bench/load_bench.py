@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from assistant.model_builder import ensure_model  # noqa: E402
 from assistant.scaleout.deployment import Deployment, build_deployment  # noqa: E402
 from assistant.settings import EMBEDDED, SCALED, RuntimeSettings  # noqa: E402
-from bench.load.simulated_users import LoadPlan, Turn, run_load  # noqa: E402
+from bench.load.simulated_users import LoadPlan, Turn, load_conversations, run_load  # noqa: E402
 from tests.e2e.fake_wechat_api import FakeWeChatApi  # noqa: E402
 
 WECHAT = {"WECHAT_TOKEN": "loadBenchToken", "WECHAT_APPID": "wx0loadbench0000",
@@ -161,9 +161,14 @@ def bench_profile(profile: str, args: argparse.Namespace, model: Path) -> list[S
     results: list[StepResult] = []
     try:
         deployment.start(settings.startup_timeout)
-        warm = LoadPlan(users=4, turns_per_user=3, duration=20, think=(0.1, 0.3),
-                        wechat_token=WECHAT["WECHAT_TOKEN"], name_prefix="warmup")
-        asyncio.run(run_load(settings.rasa_url, warm))
+        # Warm-up, not measured: every conversation once per channel, so that first-use costs
+        # (lazy loads, WeChat's access token, first retrievals) stay out of the steps.
+        scripts = len(load_conversations())
+        for share in (0.0, 1.0):
+            asyncio.run(run_load(settings.rasa_url, LoadPlan(
+                users=scripts, turns_per_user=max(map(len, load_conversations())),
+                duration=60, think=(0.1, 0.3), wechat_share=share,
+                wechat_token=WECHAT["WECHAT_TOKEN"], name_prefix="warmup")))
         for users in args.users:
             plan = LoadPlan(users=users, turns_per_user=10_000, duration=args.step_seconds,
                             think=tuple(args.think), wechat_token=WECHAT["WECHAT_TOKEN"],

@@ -1,17 +1,17 @@
 """Prometheus metrics of the Rasa server: turns, their latency, intents, fallbacks, offers of a
 human, handoffs and negative feedback.
 
-Why one module-owned registry per process: Rasa builds the tracker store (endpoints.yml) and the
-input channels (credentials.yml) separately and hands neither a reference to the other, so the
-counters the tracker store moves (`metered_tracker_store`), the latency the channels time (`timed_turn`) and
-the page the ops channel serves (`assistant.channels.ops`) can only meet in a module. The
-registry is our own rather than prometheus_client's default one so that the page holds exactly
-these metrics, whatever a library registers globally.
+Why one module-owned registry per process: Rasa builds the tracker store (endpoints.yml) and
+the input channels (credentials.yml) separately and hands neither a reference to the other, so
+the counters the tracker store moves (`metered_tracker_store`), the latency the channels time
+(`timed_turn`) and the page the ops channel serves (`assistant.channels.ops`) can only meet in
+a module. The registry is our own rather than prometheus_client's default one so that the page
+holds exactly these metrics, whatever a library registers globally.
 
 Conversation events are mapped to metrics here as plain data (no Rasa import), so the mapping
-is the same code the tracker store runs, testable without Rasa. Every label takes its values from a
-closed set: user-controlled input (a REST client may name any `input_channel`, "/intent" text
-names any intent) must not create unbounded time series.
+is the same code the tracker store runs, testable without Rasa. Every label takes its values
+from a closed set: user-controlled input (a REST client may name any `input_channel`, "/intent"
+text names any intent) must not create unbounded time series.
 """
 
 from __future__ import annotations

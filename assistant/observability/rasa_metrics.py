@@ -3,7 +3,7 @@ human, handoffs and negative feedback.
 
 Why one module-owned registry per process: Rasa builds the tracker store (endpoints.yml) and
 the input channels (credentials.yml) separately and hands neither a reference to the other, so
-the counters the tracker store moves (`metered_tracker_store`), the latency the channels time
+the counters the tracker store moves (`assistant.tracker_store`), the latency the channels time
 (`timed_turn`) and the page the ops channel serves (`assistant.channels.ops`) can only meet in
 a module. The registry is our own rather than prometheus_client's default one so that the page
 holds exactly these metrics, whatever a library registers globally.

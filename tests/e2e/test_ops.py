@@ -96,7 +96,7 @@ def test_rasa_is_live_and_ready_with_every_check(assistant: Assistant) -> None:
     assert body["ready"] is True
     assert {name: c["status"] for name, c in body["checks"].items()} == {
         "model": "ok", "tracker_store": "ok", "lock_store": "ok", "action_server": "ok"}
-    assert body["checks"]["tracker_store"]["detail"] == "MeteredSQLTrackerStore"
+    assert body["checks"]["tracker_store"]["detail"] == "AssistantSQLTrackerStore"
 
 
 def test_action_server_is_live_and_ready_with_the_index_it_serves(

@@ -33,7 +33,9 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 log = logging.getLogger(__name__)
 
-TOKEN_CACHE_SIZE = 50_000
+# Encodings of recent texts: tokens, and the whole messages users repeat (是/否 in the form,
+# greetings, the questions everyone asks after an announcement). 2 KB each, so ~100 MB at most.
+TEXT_CACHE_SIZE = 50_000
 
 
 @lru_cache(maxsize=1)
@@ -68,7 +70,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
         self._encoder = _load_encoder()
-        self._encode_token = lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._encode_one)
+        self._encode_cached = lru_cache(maxsize=TEXT_CACHE_SIZE)(self._encode_one)
 
     @classmethod
     def create(
@@ -101,11 +103,13 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
 
     def process(self, messages: list[Message]) -> list[Message]:
         with_text = [m for m in messages if m.get(TEXT)]
-        if with_text:
+        if len(with_text) == 1:  # a served message
+            sentences = [self._encode_cached(with_text[0].get(TEXT))]
+        else:
             # One batch for every message: the encoder streams its weights once per call.
-            sentences = self._encode_many([m.get(TEXT) for m in with_text])
-            for message, sentence in zip(with_text, sentences, strict=True):
-                self._set_features(message, sentence)
+            sentences = self._encode_many([m.get(TEXT) for m in with_text]) if with_text else []
+        for message, sentence in zip(with_text, sentences, strict=True):
+            self._set_features(message, sentence)
         return messages
 
     def _encode_many(self, texts: list[str]) -> np.ndarray:
@@ -116,7 +120,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         tokens = message.get(TOKENS_NAMES[TEXT]) or []
         if not tokens:
             return
-        sequence = np.stack([self._encode_token(token.text) for token in tokens])
+        sequence = np.stack([self._encode_cached(token.text) for token in tokens])
         alias = self._identifier
         message.add_features(Features(sequence, FEATURE_TYPE_SEQUENCE, TEXT, alias))
         message.add_features(Features(sentence[np.newaxis, :], FEATURE_TYPE_SENTENCE, TEXT, alias))

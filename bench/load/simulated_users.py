@@ -24,10 +24,28 @@ import httpx
 import yaml
 
 CONVERSATIONS = Path(__file__).with_name("conversations.yml")
+EVAL_DIR = Path(__file__).resolve().parents[2] / "eval"
+QUESTION_SETS = {
+    "{policy_question}": ["retrieval_tune.tsv", "retrieval_heldout.tsv",
+                          "retrieval_heldout_post.tsv"],
+    "{out_of_scope}": ["out_of_scope.txt", "out_of_scope_tune.txt"],
+}
 
 
 def load_conversations(path: Path = CONVERSATIONS) -> list[list[str]]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))["conversations"]
+
+
+def load_questions(eval_dir: Path = EVAL_DIR) -> dict[str, list[str]]:
+    """Each placeholder of conversations.yml -> the questions it stands for (first column)."""
+    pools: dict[str, list[str]] = {}
+    for placeholder, files in QUESTION_SETS.items():
+        pools[placeholder] = [
+            line.split("\t")[0].strip()
+            for name in files
+            for line in (eval_dir / name).read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+    return pools
 
 
 @dataclass
@@ -96,10 +114,13 @@ User = RestUser | WeChatUser
 
 async def converse(user: User, client: httpx.AsyncClient, script: list[str], turns: int,
                    think: tuple[float, float], deadline: float, rng: random.Random,
-                   record: Callable[[Turn], None]) -> None:
-    for message in itertools.islice(itertools.cycle(script), turns):
+                   record: Callable[[Turn], None],
+                   questions: dict[str, list[str]] | None = None) -> None:
+    for line in itertools.islice(itertools.cycle(script), turns):
         if time.monotonic() >= deadline:
             return
+        pool = (questions or {}).get(line)
+        message = rng.choice(pool) if pool else line
         started = time.monotonic()
         try:
             status, replies = await user.send(client, message)
@@ -128,6 +149,7 @@ async def run_load(base_url: str, plan: LoadPlan,
     """Runs `plan.users` users at once against `base_url` (the balancer or one instance)."""
     rng = random.Random(plan.seed)
     scripts = load_conversations()
+    questions = load_questions()
     turns: list[Turn] = []
 
     def record(turn: Turn) -> None:
@@ -149,7 +171,8 @@ async def run_load(base_url: str, plan: LoadPlan,
             # Users arrive over the first think interval rather than all in the same instant.
             _after(rng.uniform(0, plan.think[1]),
                    converse(user, client, scripts[i % len(scripts)], plan.turns_per_user,
-                            plan.think, deadline, random.Random(rng.random()), record))
+                            plan.think, deadline, random.Random(rng.random()), record,
+                            questions))
             for i, user in enumerate(users)))
     return turns
 

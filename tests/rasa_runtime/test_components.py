@@ -83,6 +83,21 @@ def test_encoder_scale_multiplies_the_features(
                                5 * a.get_dense_features(TEXT)[1].features, rtol=1e-5)
 
 
+def test_a_served_message_gets_the_features_it_gets_in_a_batch(
+    tokenizer: NormalizingJiebaTokenizer, encoder_featurizer: SentenceEncoderFeaturizer,
+) -> None:
+    """Served messages (one at a time) go through the text cache; batches (training) do not."""
+    alone, again = Message.build(text="审批有没有绿色通道"), Message.build(text="审批有没有绿色通道")
+    batch = [Message.build(text="审批有没有绿色通道"), Message.build(text="谢谢")]
+    tokenizer.process([alone, again, *batch])
+    encoder_featurizer.process([alone])
+    encoder_featurizer.process([again])  # from the cache
+    encoder_featurizer.process(batch)
+    for message in (again, batch[0]):
+        np.testing.assert_allclose(message.get_dense_features(TEXT)[1].features,
+                                   alone.get_dense_features(TEXT)[1].features, atol=1e-5)
+
+
 def test_encoder_rejects_a_non_positive_scale() -> None:
     with pytest.raises(ValueError, match="scale"):
         SentenceEncoderFeaturizer.validate_config({"scale": 0})

@@ -30,6 +30,11 @@ PROFILE_SLOTS = tuple(Profile.field_order())
 SCALES = ("micro", "small", "medium", "large")
 KEY_PROJECTS = ("none", "national", "provincial", "municipal")
 POLICY_QUESTION_INTENTS = frozenset({"ask_policy", "ask_measures"})
+# Messages that say nothing about the enterprise: while the form asks "what do you make?",
+# "谢谢你" must not become the industry. Their own rules answer them; the form asks again.
+NOT_FACTS_INTENTS = frozenset({"greet", "goodbye", "thanks", "bot_challenge", "ask_capabilities",
+                               "complain", "request_human", "stop_form", "out_of_scope",
+                               "ask_detail"})
 
 
 def profile_from_slots(tracker: Tracker) -> dict[str, Any]:
@@ -76,12 +81,19 @@ class ValidateEnterpriseProfileForm(FormValidationAction):
     ) -> list[EventType]:
         """Every fact in the message, whichever question was asked (and corrections).
 
-        A policy question is not a statement of fact ("重污染天气预警…" says nothing about
-        the enterprise): it is left to the rule that answers it and returns to the form.
+        A policy or category question is not a statement of fact ("重污染天气预警…" says
+        nothing about the enterprise, "中药企业算新兴产业吗" asks rather than tells): it is left
+        to the rule that answers it and returns to the form; so are thanks, greetings and the
+        other messages in NOT_FACTS_INTENTS.
         """
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = last_user_text(tracker)
-        if intent in POLICY_QUESTION_INTENTS and is_question(text):
+        asking = is_question(text) and (
+            intent in POLICY_QUESTION_INTENTS
+            # A category question starts the form with whatever facts it states; once the
+            # form is asking, one is a question to answer, as "算新兴产业吗" is.
+            or (intent == "ask_category" and tracker.get_slot("requested_slot") is not None))
+        if intent in NOT_FACTS_INTENTS or asking:
             return []
         requested = tracker.get_slot("requested_slot")
         industry = eligibility_engine().classify_industry(text) if text else None

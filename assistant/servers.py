@@ -152,10 +152,19 @@ def rasa_server(settings: RuntimeSettings, model: Path, env: dict[str, str] | No
             **store_env,
             **SINGLE_THREADED_MATH,
             **wechat_env_defaults(),  # credentials.yml names WECHAT_*; Rasa needs each one set
+            **_shared_wechat_claims(settings),
             **(env or {}),
         },
         cwd=settings.root,
     )
+
+
+def _shared_wechat_claims(settings: RuntimeSettings) -> dict[str, str]:
+    """Scaled: WeChat messages are claimed in the profile's Redis, shared by every instance."""
+    if not settings.scaled or os.environ.get("WECHAT_DEDUP_REDIS"):
+        return {}
+    s = settings.scale
+    return {"WECHAT_DEDUP_REDIS": f"redis://{s.redis_host}:{s.redis_port}/{s.redis_db}"}
 
 
 def console_server(settings: RuntimeSettings, env: dict[str, str] | None = None) -> ServerProcess:

@@ -38,7 +38,7 @@ from assistant.channels.wechat_api import (
     WeChatApiError,
 )
 from assistant.channels.wechat_config import WeChatSettings
-from assistant.channels.wechat_dedup import DedupCache, dedup_key
+from assistant.channels.wechat_dedup import dedup_key, dedup_store
 from assistant.channels.wechat_protocol import Incoming, Rejected, WeChatProtocol
 from assistant.channels.wechat_text import render_bot_messages, split_for_wechat
 
@@ -82,7 +82,8 @@ class WeChatInput(InputChannel):
     ) -> None:
         self.settings = settings
         self.protocol = WeChatProtocol(settings)
-        self.dedup = DedupCache(settings.dedup_ttl_seconds, settings.dedup_max_entries)
+        self.dedup = dedup_store(settings.dedup_ttl_seconds, settings.dedup_max_entries,
+                                 settings.dedup_redis_url)
         if api is None and settings.can_push:
             api = CustomerServiceClient(
                 settings.api_base, settings.app_id, settings.app_secret,

@@ -27,6 +27,8 @@ ENV_VARS: dict[str, str] = {
     "WECHAT_API_BASE": "WeChat API base URL; empty: https://api.weixin.qq.com",
     "WECHAT_MODE": "plain | compatible | safe; empty: safe when an AES key is set, else plain",
     "WECHAT_REPLY_BUDGET": "seconds to wait for a passive reply; empty: 4.0 (0: always async)",
+    "WECHAT_DEDUP_REDIS": "redis://host:port/db where every Rasa instance claims each message "
+                          "once; empty: per process (one instance)",
 }
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
@@ -75,6 +77,9 @@ class WeChatSettings:
     # WeChat retries three times within about 15 s; remember message ids much longer.
     dedup_ttl_seconds: float = 600.0
     dedup_max_entries: int = 20_000
+    # Several Rasa instances: claims in Redis, so that a retry landing on another instance is
+    # not answered twice (the scaled profile sets it).
+    dedup_redis_url: str = ""
     # Text in a passive reply or a customer-service message: 2048 bytes is WeChat's bound.
     max_reply_bytes: int = 2000
     api_timeout_seconds: float = 5.0
@@ -123,6 +128,10 @@ class WeChatSettings:
         api_base = (_text(creds.get("api_base")) or d.api_base).rstrip("/")
         if not api_base.startswith(("https://", "http://")):
             raise WeChatConfigError(f"wechat: api_base must be an http(s) URL, got {api_base!r}")
+        dedup_redis_url = _text(creds.get("dedup_redis_url"))
+        if dedup_redis_url and not dedup_redis_url.startswith(("redis://", "rediss://")):
+            raise WeChatConfigError(
+                f"wechat: dedup_redis_url must be a redis:// URL, got {dedup_redis_url!r}")
         return cls(
             token=_text(creds.get("token")),
             app_id=app_id,
@@ -136,6 +145,7 @@ class WeChatSettings:
             max_body_bytes=int(_number(creds, "max_body_bytes", d.max_body_bytes, 512)),
             dedup_ttl_seconds=_number(creds, "dedup_ttl_seconds", d.dedup_ttl_seconds, 30),
             dedup_max_entries=int(_number(creds, "dedup_max_entries", d.dedup_max_entries, 100)),
+            dedup_redis_url=dedup_redis_url,
             max_reply_bytes=int(_number(creds, "max_reply_bytes", d.max_reply_bytes, 200)),
             api_timeout_seconds=_number(
                 creds, "api_timeout_seconds", d.api_timeout_seconds, 0.1),

@@ -5,16 +5,20 @@ first request to arrive claims the message; every later copy, whether the first 
 processed or long done, is acknowledged with "success" and nothing else. Entries expire after a
 TTL and the cache holds a bounded number of them (oldest dropped first), so memory stays flat.
 
-One process only: behind several Rasa instances, route a given OpenID to the same instance or
-accept that a retry landing elsewhere is answered there (see docs/wechat.md).
+`DedupCache` remembers within one process. Behind several Rasa instances (the scaled
+profile) a retry can land on another instance than the first copy, so `RedisDedupStore` keeps
+the claims in Redis, shared by every instance (SET NX with the same TTL).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 
 def dedup_key(fields: Mapping[str, Any]) -> str | None:
@@ -74,3 +78,42 @@ class DedupCache:
             if expires > now:
                 break
             del self._expiry[key]
+
+
+class DedupStore(Protocol):
+    def claim(self, key: str) -> bool: ...
+    def release(self, key: str) -> None: ...
+
+
+class RedisDedupStore:
+    """Claims shared by every Rasa instance. Should Redis fail, claims fall back to this
+    process's own cache: a retry might then be answered twice, which is better than a
+    message never answered; the cause is logged for staff."""
+
+    def __init__(self, url: str, ttl_seconds: float, fallback: DedupCache,
+                 prefix: str = "assistant:wechat:seen:") -> None:
+        import redis  # in Rasa's runtime; only the scaled profile needs it
+
+        self.red = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self.ttl = max(1, int(ttl_seconds))
+        self.fallback = fallback
+        self.prefix = prefix
+
+    def claim(self, key: str) -> bool:
+        try:
+            return bool(self.red.set(self.prefix + key, b"1", nx=True, ex=self.ttl))
+        except Exception as exc:  # redis.RedisError, OSError: never lose the message
+            log.error("wechat: Redis claim failed (%s); this instance decides alone", exc)
+            return self.fallback.claim(key)
+
+    def release(self, key: str) -> None:
+        self.fallback.release(key)
+        try:
+            self.red.delete(self.prefix + key)
+        except Exception as exc:
+            log.error("wechat: Redis release of %s failed (%s)", key, exc)
+
+
+def dedup_store(ttl_seconds: float, max_entries: int, redis_url: str = "") -> DedupStore:
+    local = DedupCache(ttl_seconds, max_entries)
+    return RedisDedupStore(redis_url, ttl_seconds, local) if redis_url else local

@@ -111,3 +111,20 @@ def test_cancel_with_suanle(assistant: Assistant) -> None:
     reply = assistant.reply(user, "算了")
     assert "已停止评估" in reply
     assert "——出自" in assistant.reply(user, "审批有没有绿色通道？")
+
+
+def test_category_question_in_the_middle_of_the_form_is_answered(assistant: Assistant) -> None:
+    user = new_user()
+    converse(assistant, user, "帮我判断下我们公司是哪类", "做家具加工的")
+    reply = assistant.reply(user, "中药企业算新兴产业吗")
+    assert "——出自" in reply or "没有" in reply  # answered from the text, or said not covered
+    assert "稍后再试" not in reply
+    assert "手续齐全吗" in reply.splitlines()[-1]  # and the form goes on
+
+
+def test_thanks_is_not_taken_for_the_industry(assistant: Assistant) -> None:
+    user = new_user()
+    converse(assistant, user, "帮我判断下我们公司是哪类")
+    reply = assistant.reply(user, "谢谢你")
+    assert "不客气" in reply and "主要做什么" in reply
+    assert "industry" not in assistant.slots(user) or assistant.slots(user)["industry"] is None

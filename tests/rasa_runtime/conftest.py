@@ -8,6 +8,11 @@ import Rasa; the action-server suites never collect this folder.
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +45,26 @@ def tokenizer(model_storage: LocalModelStorage, context: ExecutionContext) -> No
 def encoder_featurizer() -> SentenceEncoderFeaturizer:
     config = SentenceEncoderFeaturizer.get_default_config()
     return SentenceEncoderFeaturizer(config, "sentence_encoder")
+
+
+@pytest.fixture(scope="module")
+def redis_port() -> Iterator[int]:
+    """A real Redis server (Debian's, installed by `make services`) on a free port."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is missing: run `bash assistant/scripts/bootstrap.sh services`")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        server.terminate()
+        server.wait()

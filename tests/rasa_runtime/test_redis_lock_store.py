@@ -5,39 +5,11 @@ Rasa's own RedisLockStore does not guarantee."""
 from __future__ import annotations
 
 import multiprocessing
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from assistant.redis_lock_store import AtomicRedisLockStore
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
-                                reason="needs Debian's redis-server (make services)")
 PROCESSES, TICKETS_EACH = 4, 25
-
-
-@pytest.fixture(scope="module")
-def redis_port() -> Iterator[int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                               "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield port
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def take_tickets(port: int, conversation: str, start: float, out: multiprocessing.Queue) -> None:

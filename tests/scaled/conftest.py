@@ -28,6 +28,7 @@ from knowledge.settings import KnowledgeSettings
 from tests.e2e.conftest import free_port
 
 CONSOLE_PASSWORD = "scaled-test-password"
+WECHAT_TOKEN = "scaledWeChatToken"
 
 
 @dataclass
@@ -35,6 +36,7 @@ class ScaledAssistant:
     settings: RuntimeSettings
     deployment: Deployment
     client: httpx.Client
+    kb_home: Path
 
     @property
     def front(self) -> str:
@@ -72,6 +74,13 @@ class ScaledAssistant:
                                params={"token": self.settings.rasa_api_token})
         resp.raise_for_status()
         return resp.json()
+
+    def action_generation(self, n: int) -> str | None:
+        """The index generation action server `n` serves (its readiness check says)."""
+        port = self.settings.scale.action_ports()[n - 1]
+        body = self.client.get(f"http://{self.settings.host}:{port}/ready").json()
+        return next((c.get("detail") for name, c in body["checks"].items() if "index" in name),
+                    None)
 
     def restart(self, process: ServerProcess) -> None:
         if not process.running:
@@ -124,12 +133,15 @@ def scaled(tmp_path_factory: pytest.TempPathFactory, scaled_kb_home: Path,
     deployment = build_deployment(settings, ensure_model(base),
                                   action_env={"KB_HOME": str(scaled_kb_home)})
     for process in deployment:
-        if process.name == "staff console":
-            process.env["CONSOLE_ADMIN_PASSWORD"] = CONSOLE_PASSWORD
+        if process.name == "staff console":  # publishes to the action servers' knowledge base
+            process.env.update(CONSOLE_ADMIN_PASSWORD=CONSOLE_PASSWORD,
+                               KB_HOME=str(scaled_kb_home))
+        if process.name.startswith("rasa server"):
+            process.env["WECHAT_TOKEN"] = WECHAT_TOKEN  # plaintext mode, passive replies
     try:
         deployment.start(300)
         with httpx.Client(timeout=60) as client:
-            yield ScaledAssistant(settings, deployment, client)
+            yield ScaledAssistant(settings, deployment, client, scaled_kb_home)
     finally:
         deployment.stop()
 

@@ -6,6 +6,7 @@ every conversation in the console."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections import defaultdict
@@ -16,7 +17,10 @@ import pytest
 
 from assistant.channels.staff_replies import HUMAN_HAS_TAKEN_OVER
 from bench.load.simulated_users import LoadPlan, Turn, run_load
-from tests.scaled.conftest import CONSOLE_PASSWORD, ScaledAssistant
+from knowledge.index_builder import current_generation
+from knowledge.settings import KnowledgeSettings
+from tests.e2e.console_documents import NOTICE_TITLE, NOTICE_V1
+from tests.scaled.conftest import CONSOLE_PASSWORD, WECHAT_TOKEN, ScaledAssistant
 
 pytestmark = pytest.mark.scaled
 
@@ -103,6 +107,29 @@ def _describe(turn: list[dict]) -> str:
     return " > ".join(e.get("name") or e["event"] for e in turn)
 
 
+def test_a_wechat_retry_reaching_the_other_instance_is_not_answered_again(
+        scaled: ScaledAssistant) -> None:
+    openid = f"oScaled{uuid.uuid4().hex[:16]}"
+    ts, nonce = str(int(time.time())), "20261129"
+    signature = hashlib.sha1("".join(sorted([WECHAT_TOKEN, ts, nonce])).encode()).hexdigest()
+    xml = (f"<xml><ToUserName><![CDATA[gh_scaled]]></ToUserName>"
+           f"<FromUserName><![CDATA[{openid}]]></FromUserName><CreateTime>{ts}</CreateTime>"
+           f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[审批有没有绿色通道？]]></Content>"
+           f"<MsgId>{int(time.time() * 1000)}</MsgId></xml>").encode()
+    params = {"signature": signature, "timestamp": ts, "nonce": nonce, "openid": openid}
+
+    def post(n: int) -> str:
+        url = f"{scaled.instance_url(n)}/webhooks/wechat/webhook"
+        resp = scaled.client.post(url, params=params, content=xml)
+        assert resp.status_code == 200
+        return resp.text
+
+    assert CITED in post(1)
+    assert post(2) == "success"  # WeChat's retry, on the other instance: acknowledged only
+    users = [e for e in scaled.events(openid) if e["event"] == "user"]
+    assert [e["text"] for e in users] == ["审批有没有绿色通道？"]
+
+
 def test_staff_take_over_through_any_instance(scaled: ScaledAssistant) -> None:
     user = new_user("handoff")
     assert "人工" in scaled.reply(user, "转人工", scaled.instance_url(1))
@@ -121,6 +148,37 @@ def test_staff_take_over_through_any_instance(scaled: ScaledAssistant) -> None:
         assert [m["text"] for m in outbox] == ["您好，我是小李"]
         assert console.post(f"/api/conversations/{user}/release").status_code == 200
     assert CITED in scaled.reply(user, "审批有没有绿色通道？", scaled.instance_url(2))
+
+
+def test_a_document_published_in_the_console_is_served_by_every_action_server(
+        scaled: ScaledAssistant) -> None:
+    before = current_generation(KnowledgeSettings(home=scaled.kb_home).index_root)
+    with httpx.Client(base_url=scaled.settings.console_url, timeout=120) as console:
+        assert console.post("/api/login", json={"username": "admin",
+                                                "password": CONSOLE_PASSWORD}).status_code == 200
+        uploaded = console.post(
+            "/api/kb/upload",
+            files={"file": ("notice.txt", NOTICE_V1.encode(), "text/plain")},
+            data={"doc_id": "credit-repair-notice", "version": "v1",
+                  "effective": "2026-01-01", "title": NOTICE_TITLE})
+        assert uploaded.status_code == 200, uploaded.text
+        job = console.post("/api/kb/publish", json={"doc_id": "credit-repair-notice",
+                                                    "version": "v1"}).json()
+        deadline = time.monotonic() + 120
+        while job["state"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.3)
+            job = console.get(f"/api/kb/jobs/{job['id']}").json()
+        assert job["state"] == "published", job
+    live = current_generation(KnowledgeSettings(home=scaled.kb_home).index_root)
+    assert live is not None and live != before
+    published = live.name
+    # Each action server picks the new generation up on a question, within seconds.
+    deadline = time.monotonic() + 60
+    while {scaled.action_generation(1), scaled.action_generation(2)} != {published}:
+        assert time.monotonic() < deadline, "an action server kept the old generation"
+        scaled.reply(new_user("kb"), "企业信用修复的办理时限是几天")
+    for _ in range(2):  # round-robin: both action servers answer from it
+        assert "15个工作日" in scaled.reply(new_user("kb"), "企业信用修复的办理时限是几天")
 
 
 def test_action_servers_down_gives_polite_retry_and_a_logged_error_then_recovers(

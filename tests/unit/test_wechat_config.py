@@ -54,6 +54,9 @@ def test_full_configuration() -> None:
     assert s.accepts_encrypted and not s.accepts_plaintext
     assert s.api_base == "http://127.0.0.1:8080" and s.reply_budget_seconds == 0
     assert "S3CR3T" not in str(s.describe()) and "tok" not in str(s.describe())
+    shared = WeChatSettings.from_credentials({"token": "t",
+                                              "dedup_redis_url": "redis://127.0.0.1:6379/1"})
+    assert shared.dedup_redis_url == "redis://127.0.0.1:6379/1"
 
 
 @pytest.mark.parametrize(
@@ -67,6 +70,7 @@ def test_full_configuration() -> None:
         {"token": "t", "reply_budget_seconds": "soon"},
         {"token": "t", "reply_budget_seconds": "-1"},
         {"token": "t", "api_base": "ftp://x"},
+        {"token": "t", "dedup_redis_url": "127.0.0.1:6379"},
     ],
 )
 def test_bad_configuration_is_refused_at_start(creds) -> None:

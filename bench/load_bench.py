@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 import tempfile
 import threading
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.model_builder import ensure_model  # noqa: E402
 from assistant.scaleout.deployment import Deployment, build_deployment  # noqa: E402
+from assistant.scaleout.ports import on_free_ports  # noqa: E402
 from assistant.settings import EMBEDDED, SCALED, RuntimeSettings  # noqa: E402
 from bench.load.simulated_users import LoadPlan, Turn, load_conversations, run_load  # noqa: E402
 from tests.e2e.fake_wechat_api import FakeWeChatApi  # noqa: E402
@@ -49,21 +49,6 @@ KNEE_P95 = 1.0
 # In assistant/channels/rest.py NO_REPLY_FALLBACK: a turn that failed inside Rasa (that module
 # imports Rasa, which this runtime does not have).
 RETRY_LATER = "稍后再试"
-
-
-def free_port(pair: bool = False) -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not pair:
-            return port
-        try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -143,13 +128,8 @@ def summarise(profile: str, users: int, seconds: float, turns: list[Turn],
 
 
 def profile_settings(profile: str, var_dir: Path, pg_dir: Path) -> RuntimeSettings:
-    base = RuntimeSettings.from_env({})
-    return replace(base, profile=profile, var_dir=var_dir, rasa_port=free_port(),
-                   action_port=free_port(), console_port=free_port(),
-                   scale=replace(base.scale, rasa_base_port=free_port(pair=True),
-                                 action_base_port=free_port(pair=True),
-                                 postgres_port=free_port(), redis_port=free_port(),
-                                 postgres_data_dir=str(pg_dir / "data")))
+    base = replace(RuntimeSettings.from_env({}), profile=profile, var_dir=var_dir)
+    return on_free_ports(base, pg_dir / "data")
 
 
 def bench_profile(profile: str, args: argparse.Namespace, model: Path) -> list[StepResult]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -13,16 +12,11 @@ import httpx
 import pytest
 
 from assistant.model_builder import ensure_model
+from assistant.scaleout.ports import free_port
 from assistant.servers import ServerProcess, action_server, rasa_server
 from assistant.settings import RuntimeSettings
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import KnowledgeSettings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,11 +20,11 @@ import pytest
 
 from assistant.model_builder import ensure_model
 from assistant.scaleout.deployment import Deployment, build_deployment
+from assistant.scaleout.ports import on_free_ports
 from assistant.servers import ServerProcess
 from assistant.settings import SCALED, RuntimeSettings
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import KnowledgeSettings
-from tests.e2e.conftest import free_port
 
 CONSOLE_PASSWORD = "scaled-test-password"
 WECHAT_TOKEN = "scaledWeChatToken"
@@ -123,13 +122,9 @@ def postgres_dir() -> Iterator[Path]:
 def scaled(tmp_path_factory: pytest.TempPathFactory, scaled_kb_home: Path,
            postgres_dir: Path) -> Iterator[ScaledAssistant]:
     base = RuntimeSettings.from_env({})
-    settings = replace(
-        base, profile=SCALED, var_dir=tmp_path_factory.mktemp("scaled-var"),
-        rasa_port=free_port(), action_port=free_port(), console_port=free_port(),
-        # Instance i listens on base + i: both ports of each pair must be free.
-        scale=replace(base.scale, rasa_base_port=_free_pair(), action_base_port=_free_pair(),
-                      postgres_port=free_port(), redis_port=free_port(),
-                      postgres_data_dir=str(postgres_dir)))
+    settings = on_free_ports(
+        replace(base, profile=SCALED, var_dir=tmp_path_factory.mktemp("scaled-var")),
+        postgres_dir)
     deployment = build_deployment(settings, ensure_model(base),
                                   action_env={"KB_HOME": str(scaled_kb_home)})
     for process in deployment:
@@ -144,16 +139,3 @@ def scaled(tmp_path_factory: pytest.TempPathFactory, scaled_kb_home: Path,
             yield ScaledAssistant(settings, deployment, client, scaled_kb_home)
     finally:
         deployment.stop()
-
-
-def _free_pair() -> int:
-    """A port p such that p and p + 1 are both free now."""
-    for _ in range(50):
-        port = free_port()
-        try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no two consecutive free ports")

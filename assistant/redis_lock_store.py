@@ -10,12 +10,21 @@ the lock in between), so ticket numbers are unique and a conversation has one tu
 The lock key also expires with its last ticket, so an instance that dies holding a lock does
 not leave the key behind.
 
+A waiting turn also renews its own ticket while it waits. Rasa gives every ticket the same
+lifetime from the moment it is issued, so when an instance dies holding a lock, its ticket
+and the ticket of the user's next message (issued a moment later, elsewhere) expire about
+together; Rasa then finds no ticket being served, yet still calls the waiter locked, and the
+turn hangs until the client gives up (tests/scaled caught 30 s hangs after a kill). Renewed,
+the waiter's ticket outlives the dead one, and the user is answered once the dead ticket's
+lifetime (TICKET_LOCK_LIFETIME) is over.
+
 Endpoints: `lock_store: type: assistant.redis_lock_store.AtomicRedisLockStore` with the same
 keys as Rasa's `redis` lock store (url, port, db, password, key_prefix, ...).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
@@ -23,7 +32,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
-from rasa.core.lock import TicketLock
+from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
@@ -38,6 +47,7 @@ class AtomicRedisLockStore(RedisLockStore):
         if endpoint_config is not None:
             kwargs = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs}
         super().__init__(**kwargs)
+        self._lifetimes: dict[tuple[str, int], float] = {}  # this process's tickets
 
     def _change(self, conversation_id: str, change: LockChange[T]) -> T:
         key = self.key_prefix + conversation_id
@@ -64,11 +74,37 @@ class AtomicRedisLockStore(RedisLockStore):
             return lock, lock.issue_ticket(lock_lifetime)
 
         try:
-            return self._change(conversation_id, issue)
+            ticket = self._change(conversation_id, issue)
         except redis.RedisError as exc:
             raise LockError(f"Error while acquiring lock. Error:\n{exc}") from exc
+        self._lifetimes[(conversation_id, ticket)] = lock_lifetime
+        return ticket
+
+    async def _acquire_lock(self, conversation_id: str, ticket: int,
+                            wait_time_in_seconds: float) -> TicketLock:
+        lifetime = self._lifetimes.get((conversation_id, ticket), LOCK_LIFETIME)
+
+        def renew(lock: TicketLock | None) -> tuple[TicketLock, TicketLock]:
+            lock = lock or self.create_lock(conversation_id)
+            lock.remove_expired_tickets()
+            expires = time.time() + lifetime
+            mine = next((t for t in lock.tickets if t.number == ticket), None)
+            if mine is not None:
+                mine.expires = expires
+            else:  # this process stalled past the lifetime: queue again in number order
+                lock.tickets.append(Ticket(ticket, expires))
+                lock.tickets = type(lock.tickets)(sorted(lock.tickets, key=lambda t: t.number))
+            return lock, lock
+
+        while True:
+            lock = self._change(conversation_id, renew)
+            if not lock.is_locked(ticket):
+                return lock
+            await asyncio.sleep(wait_time_in_seconds)
 
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        self._lifetimes.pop((conversation_id, ticket_number), None)
+
         def finish(lock: TicketLock | None) -> tuple[TicketLock | None, None]:
             if lock is None:
                 return None, None

@@ -4,6 +4,7 @@ Rasa's own RedisLockStore does not guarantee."""
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import time
 
@@ -60,3 +61,38 @@ def test_built_from_the_endpoint_config(redis_port: int) -> None:
         port=str(redis_port), db="1", key_prefix="assistant"))
     assert isinstance(store, AtomicRedisLockStore)
     assert store.issue_ticket("owner-5", 5) == 0
+
+
+def test_a_lock_held_by_a_dead_instance_is_taken_once_its_ticket_expires(
+        redis_port: int) -> None:
+    """The dead instance's ticket and the waiter's are issued a moment apart with the same
+    lifetime; the waiter must not expire with it and wait for ever."""
+    dead = AtomicRedisLockStore(host="127.0.0.1", port=redis_port, key_prefix="test")
+    survivor = AtomicRedisLockStore(host="127.0.0.1", port=redis_port, key_prefix="test")
+    dead.issue_ticket("owner-6", 1.5)  # then the instance dies: no cleanup, ever
+
+    async def next_turn() -> float:
+        started = time.monotonic()
+        async with survivor.lock("owner-6", lock_lifetime=1.5, wait_time_in_seconds=1.0):
+            return time.monotonic() - started
+
+    waited = asyncio.run(asyncio.wait_for(next_turn(), timeout=10))
+    assert 0.5 < waited < 4
+
+
+def test_a_waiter_is_served_in_ticket_order(redis_port: int) -> None:
+    store = AtomicRedisLockStore(host="127.0.0.1", port=redis_port, key_prefix="test")
+    order: list[str] = []
+
+    async def turn(name: str, hold: float) -> None:
+        async with store.lock("owner-7", lock_lifetime=10, wait_time_in_seconds=0.05):
+            order.append(name)
+            await asyncio.sleep(hold)
+
+    async def both() -> None:
+        first = asyncio.create_task(turn("first", 0.3))
+        await asyncio.sleep(0.05)
+        await asyncio.gather(first, turn("second", 0))
+
+    asyncio.run(both())
+    assert order == ["first", "second"]

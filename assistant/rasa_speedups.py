@@ -15,6 +15,12 @@ Found with py-spy and cProfile under bench/load_bench.py (docs/scaling.md has th
    `inspect.isabstract` check each) for every stored event of every conversation it loads.
    Here a name, once resolved, is remembered; unknown names still go through Rasa's code.
 
+3. Garbage collection. After start-up a Rasa server holds about 500,000 long-lived objects
+   (TensorFlow, the model, the domain); every full collection walks them all again, from the
+   event loop, in the middle of someone's turn. `freeze_startup_heap` moves them out of the
+   collector's sight once the model is loaded (`gc.freeze`, made for servers like this one);
+   Rasa CPU per turn fell by about a tenth under bench/load_bench.py.
+
 `install` refuses to patch validation if Rasa's schema ever uses a keyword whose meaning
 differs between the drafts, or an event type without a distinct `const` name.
 tests/rasa_runtime/test_rasa_speedups.py compares both paths with Rasa's own.
@@ -23,6 +29,7 @@ tests/rasa_runtime/test_rasa_speedups.py compares both paths with Rasa's own.
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 from collections.abc import Iterator
 from functools import cache
@@ -158,3 +165,11 @@ def install() -> bool:
         return True
     _validator.cache_clear()
     return _install_validation()
+
+
+def freeze_startup_heap() -> int:
+    """Collects once, then freezes every object alive (call after the model is loaded);
+    returns how many objects the collector will no longer walk."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()

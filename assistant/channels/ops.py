@@ -8,11 +8,13 @@ without patching Rasa; it never receives user messages. These routes are unauthe
 `GET /`: in a deployment, let only the monitoring network reach /webhooks/ops/ (docs/operations.md).
 
 Every Rasa server loads this channel (credentials.yml), so it also installs the measured
-speed-up of Rasa's action response validation (assistant/rasa_speedups.py) on import.
+speed-ups of assistant/rasa_speedups.py: on import, and (the heap freeze) once the server
+has started with its model loaded.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,6 +29,7 @@ from assistant.observability.rasa_metrics import CONTENT_TYPE, METRICS
 from assistant.observability.rasa_readiness import rasa_checks
 
 rasa_speedups.install()
+log = logging.getLogger(__name__)
 
 
 class OpsInput(InputChannel):
@@ -42,6 +45,11 @@ class OpsInput(InputChannel):
         @bp.route("/metrics", methods=["GET"])
         async def metrics(_: Request) -> HTTPResponse:
             return response.raw(METRICS.exposition(), content_type=CONTENT_TYPE)
+
+        @bp.listener("after_server_start")
+        async def freeze_startup_heap(_app: Any, _loop: Any) -> None:
+            frozen = rasa_speedups.freeze_startup_heap()
+            log.info("gc: %d start-up objects frozen", frozen)
 
         @bp.route("/ready", methods=["GET"])
         async def ready(request: Request) -> HTTPResponse:

@@ -99,6 +99,15 @@ def test_rasa_is_live_and_ready_with_every_check(assistant: Assistant) -> None:
     assert body["checks"]["tracker_store"]["detail"] == "AssistantSQLTrackerStore"
 
 
+def test_rasa_froze_its_start_up_heap(assistant: Assistant, rasa_server_process) -> None:
+    """Full collections must not walk the model's objects during turns (rasa_speedups)."""
+    import re
+
+    frozen = re.findall(r"gc: (\d+) start-up objects frozen",
+                        rasa_server_process.log_path.read_text(errors="replace"))
+    assert frozen and int(frozen[-1]) > 100_000
+
+
 def test_action_server_is_live_and_ready_with_the_index_it_serves(
     assistant: Assistant, kb_home: Path,
 ) -> None:

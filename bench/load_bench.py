@@ -41,6 +41,7 @@ from assistant.scaleout.deployment import Deployment, build_deployment  # noqa: 
 from assistant.scaleout.ports import on_free_ports  # noqa: E402
 from assistant.settings import EMBEDDED, SCALED, RuntimeSettings  # noqa: E402
 from bench.load.simulated_users import LoadPlan, Turn, load_conversations, run_load  # noqa: E402
+from knowledge.evaluation import percentile  # noqa: E402
 from tests.e2e.fake_wechat_api import FakeWeChatApi  # noqa: E402
 
 WECHAT = {"WECHAT_TOKEN": "loadBenchToken", "WECHAT_APPID": "wx0loadbench0000",
@@ -49,13 +50,6 @@ KNEE_P95 = 1.0
 # In assistant/channels/rest.py NO_REPLY_FALLBACK: a turn that failed inside Rasa (that module
 # imports Rasa, which this runtime does not have).
 RETRY_LATER = "稍后再试"
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 class MemorySampler:
@@ -110,15 +104,17 @@ class StepResult:
 def summarise(profile: str, users: int, seconds: float, turns: list[Turn],
               memory: dict[str, float]) -> StepResult:
     latencies = [t.latency for t in turns]
+
+    def ms(q: float) -> float:
+        return round(percentile(latencies, q) * 1000, 1) if latencies else float("nan")
+
     acked = [t for t in turns if t.acknowledged]
     retry = [t for t in acked if any(RETRY_LATER in r for r in t.replies)]
     n = max(1, len(turns))
     return StepResult(
         profile=profile, users=users, seconds=round(seconds, 1), turns=len(turns),
         turns_per_second=round(len(acked) / seconds, 1),
-        p50_ms=round(percentile(latencies, 50) * 1000, 1),
-        p95_ms=round(percentile(latencies, 95) * 1000, 1),
-        p99_ms=round(percentile(latencies, 99) * 1000, 1),
+        p50_ms=ms(0.50), p95_ms=ms(0.95), p99_ms=ms(0.99),
         error_rate=round((len(turns) - len(acked)) / n, 4),
         retry_later_rate=round(len(retry) / n, 4),
         wechat_turns=sum(t.channel == "wechat" for t in turns),
@@ -143,10 +139,10 @@ def bench_profile(profile: str, args: argparse.Namespace, model: Path) -> list[S
         deployment.start(settings.startup_timeout)
         # Warm-up, not measured: every conversation once per channel, so that first-use costs
         # (lazy loads, WeChat's access token, first retrievals) stay out of the steps.
-        scripts = len(load_conversations())
+        scripts = load_conversations()
         for share in (0.0, 1.0):
             asyncio.run(run_load(settings.rasa_url, LoadPlan(
-                users=scripts, turns_per_user=max(map(len, load_conversations())),
+                users=len(scripts), turns_per_user=max(map(len, scripts)),
                 duration=60, think=(0.1, 0.3), wechat_share=share,
                 wechat_token=WECHAT["WECHAT_TOKEN"], name_prefix="warmup")))
         for users in args.users:

@@ -53,7 +53,8 @@ def is_question_file(path: Path) -> bool:
                for line in Path(path).read_text(encoding="utf-8").splitlines())
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) by nearest rank; 0.0 for no values."""
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -99,7 +100,7 @@ class Evaluator:
             "mrr": round(sum(1 / r for r in ranks if r) / n, 4),
             "answerable": round(sum(row["answerable"] for row in rows) / n, 4),
             "latency_ms_p50": round(statistics.median(times), 2) if times else 0.0,
-            "latency_ms_p95": round(_percentile(times, 0.95), 2),
+            "latency_ms_p95": round(percentile(times, 0.95), 2),
             "questions": rows,
         }
 

@@ -170,7 +170,7 @@ class TrackerReader:
     Rasa gives both the same `events` table)."""
 
     def __init__(self, rows: RowSource) -> None:
-        self._query = rows
+        self._rows = rows
 
     @classmethod
     def sqlite(cls, path: Path) -> TrackerReader:
@@ -180,12 +180,9 @@ class TrackerReader:
     def postgres(cls, dsn: str) -> TrackerReader:
         return cls(postgres_rows(dsn))
 
-    def _rows(self, sql: str, args: tuple = ()) -> list[tuple]:
-        return self._query(sql, args)
-
     def sender_ids(self) -> list[str]:
         rows = self._rows("SELECT sender_id, MAX(id) AS last FROM events"
-                          " GROUP BY sender_id ORDER BY last DESC")
+                          " GROUP BY sender_id ORDER BY last DESC", ())
         return [r[0] for r in rows]
 
     def conversation(self, sender_id: str) -> Conversation | None:

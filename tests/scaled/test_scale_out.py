@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import time
 import uuid
 from collections import defaultdict
@@ -204,15 +205,14 @@ def test_killing_an_instance_of_each_tier_under_load_loses_no_acknowledged_turn(
         scaled: ScaledAssistant) -> None:
     victims = [scaled.rasa(2), scaled.action_server(2)]
     killed_at: list[float] = []
+    turns_done = itertools.count(1)
 
     def kill_after_some_turns(turn: Turn) -> None:
-        kill_after_some_turns.count += 1  # type: ignore[attr-defined]
-        if kill_after_some_turns.count == 30 and not killed_at:  # type: ignore[attr-defined]
+        if next(turns_done) == 30:
             for victim in victims:
                 victim.kill()
             killed_at.append(time.monotonic())
 
-    kill_after_some_turns.count = 0  # type: ignore[attr-defined]
     plan = LoadPlan(users=12, turns_per_user=8, duration=120, think=(0.2, 0.8),
                     name_prefix="fault")
     try:

@@ -29,6 +29,7 @@ FINGERPRINT_INPUTS = (
     "knowledge/text_normalizer.py",
     "knowledge/data/normalization.yml",
     "knowledge/data/glossary.yml",
+    "knowledge/data/regions.yml",
     "requirements/rasa.txt",
     "assistant/model_builder.py",  # it writes the jieba dictionary the model is trained with
 )

@@ -17,21 +17,31 @@ from pathlib import Path
 from assistant.model_builder import ensure_model
 from assistant.settings import RuntimeSettings
 
-# Regression floor under the current data: 3-fold macro F1 measured 0.869-0.877 (Rasa shuffles
-# the folds without a seed, so runs differ by about 0.01). The product target is 0.95, not
-# reached yet: see docs/nlu.md.
-MACRO_F1_TARGET = 0.85
+# The product target (issue 5), checked on every run: docs/nlu.md has the measurements.
+MACRO_F1_TARGET = 0.95
+# Rasa's default: each fold trains on 80% of the examples, as close to the served model (100%)
+# as a cross-validation gets in about two minutes here.
+DEFAULT_FOLDS = 5
+# Rasa shuffles the cross-validation folds with numpy's global generator and takes no seed,
+# so two runs on the same data differed by up to 0.01. Seeding the generator first makes the
+# report a function of the data and the pipeline; docs/nlu.md gives the spread across seeds.
+DEFAULT_SEED = 0
+_SEEDED_RASA = ("import runpy, sys, numpy; numpy.random.seed(int(sys.argv.pop(1))); "
+                "sys.argv[0] = 'rasa'; runpy.run_module('rasa', run_name='__main__')")
 
 
-def _rasa(settings: RuntimeSettings, *args: str) -> int:
-    cmd = [str(settings.rasa_python), "-m", "rasa", *args]
+def _rasa(settings: RuntimeSettings, *args: str, seed: int | None = None) -> int:
+    if seed is None:
+        cmd = [str(settings.rasa_python), "-m", "rasa", *args]
+    else:
+        cmd = [str(settings.rasa_python), "-c", _SEEDED_RASA, str(seed), *args]
     env = {**os.environ, "PYTHONPATH": str(settings.root)}
     return subprocess.run(cmd, cwd=settings.root, env=env).returncode
 
 
-def evaluate_nlu(settings: RuntimeSettings, out: Path, folds: int) -> int:
+def evaluate_nlu(settings: RuntimeSettings, out: Path, folds: int, seed: int) -> int:
     rc = _rasa(settings, "test", "nlu", "--nlu", "data/nlu", "--config", "config.yml",
-               "--cross-validation", "--folds", str(folds), "--out", str(out))
+               "--cross-validation", "--folds", str(folds), "--out", str(out), seed=seed)
     if rc != 0:
         print(f"rasa test nlu failed with exit code {rc}", file=sys.stderr)
         return rc
@@ -43,7 +53,8 @@ def evaluate_nlu(settings: RuntimeSettings, out: Path, folds: int) -> int:
         print(f"{name:<20}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1-score']:>8.3f}"
               f"{m['support']:>9}")
     macro = report["macro avg"]["f1-score"]
-    print(f"{'macro avg':<20}{'':>20}{macro:>8.3f}   (target >= {MACRO_F1_TARGET})")
+    print(f"{'macro avg':<20}{'':>20}{macro:>8.3f}   (target >= {MACRO_F1_TARGET}; "
+          f"{folds} folds, seed {seed})")
     return 0 if macro >= MACRO_F1_TARGET else 1
 
 
@@ -56,12 +67,14 @@ def evaluate_core(settings: RuntimeSettings, out: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("what", choices=["nlu", "core"])
-    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help="seed of the cross-validation folds")
     args = parser.parse_args()
     settings = RuntimeSettings.from_env()
     results = settings.root / "results"
     if args.what == "nlu":
-        return evaluate_nlu(settings, results / "nlu", args.folds)
+        return evaluate_nlu(settings, results / "nlu", args.folds, args.seed)
     return evaluate_core(settings, results / "core")
 
 

@@ -87,7 +87,8 @@ class RegionMentionFeaturizer(DenseFeaturizer, GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        path = Path(config["regions_path"])
+        # Rasa passes the node's config here without the defaults merged in.
+        path = Path({**cls.get_default_config(), **config}["regions_path"])
         return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
     def __init__(

@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 # credentials.yml names these; Rasa refuses to start if one is unset (empty = off/default).
 export WECHAT_TOKEN WECHAT_APPID WECHAT_AES_KEY WECHAT_SECRET WECHAT_API_BASE WECHAT_MODE WECHAT_REPLY_BUDGET
 
-.PHONY: run test install browser services console-user ingest model shell lint unit e2e scaled nlu-eval core-eval bench bench-load bench-ablation clean
+.PHONY: run test install browser services console-user ingest model shell lint unit e2e scaled nlu-eval nlu-routing core-eval bench bench-load bench-ablation clean
 
 # PROFILE=embedded (default: SQLite, one instance of each server) or PROFILE=scaled
 # (PostgreSQL, Redis, two Rasa and two action server instances behind nginx; docs/scaling.md).
@@ -70,6 +70,10 @@ scaled: install services ingest model
 
 nlu-eval: install
 	$(ACT) -m assistant.dialogue_evaluation nlu
+
+# How the trained model routes the held-out question sets (report only; results/nlu/routing.json).
+nlu-routing: install model
+	$(RASA_PY) bench/nlu_routing.py
 
 core-eval: install model
 	$(ACT) -m assistant.dialogue_evaluation core

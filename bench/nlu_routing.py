@@ -1,0 +1,81 @@
+"""Where the trained model sends questions it was never trained on (run in Rasa's runtime).
+
+Cross-validation scores the NLU data against itself; this check takes the retrieval question
+sets (../shared/eval and eval/: real policy questions, colloquial ones, and out-of-scope ones)
+and counts how the served model routes them. An in-scope question is routed right when it
+reaches the knowledge base (ask_policy, ask_measures, ask_category) or falls back (the policy
+action still tries the knowledge base); an out-of-scope one when it is `out_of_scope` or falls
+back. Prints a table and writes results/nlu/routing.json. Usage:
+
+    .venv-rasa/bin/python bench/nlu_routing.py [models/policy-assistant-*.tar.gz]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_EVAL = ROOT.parent / "shared" / "eval"
+KNOWLEDGE_BASE_INTENTS = {"ask_policy", "ask_measures", "ask_category"}
+FALLBACK = "nlu_fallback"
+
+
+def questions(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.split("\t")[0].strip() for line in lines
+            if line.strip() and not line.startswith("#")]
+
+
+def question_sets() -> dict[str, tuple[list[str], set[str]]]:
+    in_scope = [p for p in (*sorted(SHARED_EVAL.glob("retrieval_*.tsv")),
+                            *sorted((ROOT / "eval").glob("retrieval_*.tsv")))]
+    out_of_scope = sorted((ROOT / "eval").glob("out_of_scope*.txt"))
+    return {
+        "in scope": ([q for p in in_scope for q in questions(p)], KNOWLEDGE_BASE_INTENTS),
+        "out of scope": ([q for p in out_of_scope for q in questions(p)], {"out_of_scope"}),
+    }
+
+
+async def route(model: Path) -> dict[str, dict]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    report = {}
+    for name, (texts, right) in question_sets().items():
+        counts: Counter[str] = Counter()
+        wrong = []
+        for text in texts:
+            intent = (await agent.parse_message(text))["intent"]["name"]
+            counts[intent] += 1
+            if intent not in right and intent != FALLBACK:
+                wrong.append({"text": text, "intent": intent})
+        report[name] = {"questions": len(texts), "right": sum(counts[i] for i in right),
+                        "fallback": counts[FALLBACK], "wrong": wrong, "intents": dict(counts)}
+    return report
+
+
+def main() -> int:
+    models = sorted((ROOT / "models").glob("policy-assistant-*.tar.gz"))
+    model = Path(sys.argv[1]) if len(sys.argv) > 1 else (models[-1] if models else None)
+    if model is None:
+        print("no trained model: run `make model` first", file=sys.stderr)
+        return 1
+    report = asyncio.run(route(model))
+    print(f"\n{'questions':<14}{'n':>5}{'right':>7}{'fallback':>10}{'wrong':>7}")
+    for name, r in report.items():
+        print(f"{name:<14}{r['questions']:>5}{r['right']:>7}{r['fallback']:>10}{len(r['wrong']):>7}")
+        for w in r["wrong"]:
+            print(f"    {w['text']} -> {w['intent']}")
+    out = ROOT / "results" / "nlu" / "routing.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"model": model.name, **report}, ensure_ascii=False, indent=2),
+                   encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

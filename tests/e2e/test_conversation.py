@@ -57,6 +57,24 @@ def test_uncovered_question_is_never_answered_with_a_passage(
     assert "抱歉" in reply and "人工" in reply
 
 
+@pytest.mark.parametrize(
+    ("elsewhere", "here"),
+    [
+        ("浙江审批有没有绿色通道？", "审批有没有绿色通道？"),
+        ("山东的重污染天气预警提前几天发布", "重污染天气预警提前几天发布"),
+        ("廣州的錯峰生產企業清單怎麼定", "錯峰生產企業清單怎麼定"),
+    ],
+)
+def test_the_same_question_about_another_province_is_out_of_scope(
+    assistant: Assistant, elsewhere: str, here: str
+) -> None:
+    """Hebei's clause must not be passed off as another province's policy."""
+    reply = assistant.reply(new_user(), elsewhere)
+    assert CITED not in reply
+    assert "河北" in reply and "人工" in reply
+    assert CITED in assistant.reply(new_user(), here)
+
+
 @pytest.mark.parametrize("message", ["😀😀😀", "？？？！！！", "审批" * 2500, "ｈｅｌｌｏ"])
 def test_odd_input_gets_a_polite_reply(assistant: Assistant, message: str) -> None:
     reply = assistant.reply(new_user(), message)

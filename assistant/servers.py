@@ -152,15 +152,16 @@ def rasa_server(settings: RuntimeSettings, model: Path, env: dict[str, str] | No
             **store_env,
             **SINGLE_THREADED_MATH,
             **wechat_env_defaults(),  # credentials.yml names WECHAT_*; Rasa needs each one set
-            **_shared_wechat_claims(settings),
+            **_shared_wechat_state(settings),
             **(env or {}),
         },
         cwd=settings.root,
     )
 
 
-def _shared_wechat_claims(settings: RuntimeSettings) -> dict[str, str]:
-    """Scaled: WeChat messages are claimed in the profile's Redis, shared by every instance."""
+def _shared_wechat_state(settings: RuntimeSettings) -> dict[str, str]:
+    """Scaled: WeChat messages are claimed, and the access token kept, in the profile's Redis,
+    shared by every Rasa instance and the console."""
     if not settings.scaled or os.environ.get("WECHAT_DEDUP_REDIS"):
         return {}
     s = settings.scale
@@ -173,6 +174,7 @@ def console_server(settings: RuntimeSettings, env: dict[str, str] | None = None)
         cmd=[str(settings.actions_python), "-m", "assistant.console"],
         health_url=f"{settings.console_url}/api/health",
         log_path=settings.log_dir / "console.log",
-        env={"PYTHONPATH": str(settings.root), **settings.process_env(), **(env or {})},
+        env={"PYTHONPATH": str(settings.root), **settings.process_env(),
+             **_shared_wechat_state(settings), **(env or {})},
         cwd=settings.root,
     )

@@ -41,6 +41,7 @@ from assistant.channels.wechat_config import WeChatSettings
 from assistant.channels.wechat_dedup import dedup_key, dedup_store
 from assistant.channels.wechat_protocol import Incoming, Rejected, WeChatProtocol
 from assistant.channels.wechat_text import render_bot_messages, split_for_wechat
+from assistant.channels.wechat_token_cache import token_cache
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class WeChatInput(InputChannel):
             api = CustomerServiceClient(
                 settings.api_base, settings.app_id, settings.app_secret,
                 transport=AiohttpTransport(settings.api_timeout_seconds),
+                token_cache=token_cache(settings.dedup_redis_url, settings.app_id),
             )
         self.api = api
         self._background: set[asyncio.Task] = set()

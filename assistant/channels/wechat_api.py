@@ -6,10 +6,11 @@
          {"touser": OPENID, "msgtype": "text", "text": {"content": "…"}} -> {"errcode": 0, …}
 
 The access token is cached and fetched again before it expires (a margin before `expires_in`),
-once for all concurrent senders; a reply saying the token is invalid or expired drops it and
-the send is retried once with a fresh one. `api_base` is configurable so that tests talk to a
-local fake; nothing here hard-codes WeChat's host. The HTTP transport is injectable (the
-default uses aiohttp, which the Rasa runtime ships).
+once for all concurrent senders, and shared by all instances through Redis when configured
+(assistant/channels/wechat_token_cache.py); a reply saying the token is invalid or expired
+drops it and the send is retried once with a fresh one. `api_base` is configurable so that
+tests talk to a local fake; nothing here hard-codes WeChat's host. The HTTP transport is
+injectable (the default uses aiohttp, which the Rasa runtime ships).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
+
+from assistant.channels.wechat_token_cache import LocalTokenCache, TokenCache
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +95,10 @@ class AiohttpTransport:
             await self._session.close()
 
 
-@dataclass
-class _Token:
-    value: str
-    refresh_at: float
+# While another process fetches the token (RedisTokenCache), poll for its result this often,
+# this many times, before fetching anyway (its holder may have died mid-fetch).
+FETCH_WAIT_POLL_SECONDS = 0.1
+FETCH_WAIT_POLLS = 50
 
 
 class CustomerServiceClient:
@@ -107,6 +109,7 @@ class CustomerServiceClient:
         refresh_margin_seconds: float = 300.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         retry_pause_seconds: float = 1.0,
+        token_cache: TokenCache | None = None,
     ) -> None:
         self.api_base = api_base.rstrip("/")
         self.app_id = app_id
@@ -116,44 +119,58 @@ class CustomerServiceClient:
         self._margin = refresh_margin_seconds
         self._sleep = sleep
         self._retry_pause = retry_pause_seconds
-        self._token: _Token | None = None
+        self._tokens: TokenCache = token_cache or LocalTokenCache(clock)
         self._lock: asyncio.Lock | None = None
 
     def __repr__(self) -> str:  # never shows the secret or the token
         return f"CustomerServiceClient(api_base={self.api_base!r}, app_id={self.app_id!r})"
 
     async def access_token(self) -> str:
-        """The cached token, fetched anew when missing or close to expiry (one fetch at a time)."""
-        if self._token is not None and self._clock() < self._token.refresh_at:
-            return self._token.value
+        """The cached token, fetched anew when missing or close to expiry (one fetch at a time
+        in this process, and across processes when the cache is shared)."""
+        if token := self._tokens.get():
+            return token
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            if self._token is not None and self._clock() < self._token.refresh_at:
-                return self._token.value  # another sender fetched it while we waited
-            reply = await self.transport.request(
-                "GET", f"{self.api_base}/cgi-bin/token",
-                {"grant_type": "client_credential", "appid": self.app_id,
-                 "secret": self._secret},
-                None,
-            )
-            token = reply.get("access_token")
-            if not isinstance(token, str) or not token:
-                errcode = _errcode(reply)
-                raise WeChatApiError(
-                    f"no access_token (errcode {errcode}: {reply.get('errmsg', '')})", errcode)
+            if token := self._tokens.get():
+                return token  # another sender fetched it while we waited
+            for _ in range(FETCH_WAIT_POLLS):
+                if self._tokens.try_lock():
+                    break
+                await self._sleep(FETCH_WAIT_POLL_SECONDS)  # another process is fetching
+                if token := self._tokens.get():
+                    return token
+            else:
+                log.warning("wechat: no access token from the process fetching it; fetching here")
             try:
-                expires_in = float(reply.get("expires_in", 7200))
-            except (TypeError, ValueError):
-                expires_in = 7200.0
-            now = self._clock()
-            # Refresh a margin before expiry, or half-way through for short-lived tokens.
-            self._token = _Token(token, now + max(expires_in - self._margin, expires_in / 2))
+                token, expires_in = await self._fetch_token()
+                # Renew a margin before expiry, or half-way through for short-lived tokens.
+                self._tokens.put(token, max(expires_in - self._margin, expires_in / 2))
+            finally:
+                self._tokens.unlock()
             log.info("wechat: new access token, valid %.0fs", expires_in)
             return token
 
-    def invalidate_token(self) -> None:
-        self._token = None
+    async def _fetch_token(self) -> tuple[str, float]:
+        reply = await self.transport.request(
+            "GET", f"{self.api_base}/cgi-bin/token",
+            {"grant_type": "client_credential", "appid": self.app_id, "secret": self._secret},
+            None,
+        )
+        token = reply.get("access_token")
+        if not isinstance(token, str) or not token:
+            errcode = _errcode(reply)
+            raise WeChatApiError(
+                f"no access_token (errcode {errcode}: {reply.get('errmsg', '')})", errcode)
+        try:
+            return token, float(reply.get("expires_in", 7200))
+        except (TypeError, ValueError):
+            return token, 7200.0
+
+    def invalidate_token(self, token: str) -> None:
+        """WeChat rejected `token`: forget it (a newer one fetched meanwhile is kept)."""
+        self._tokens.drop(token)
 
     async def send_text(self, openid: str, content: str) -> None:
         """Sends one text message; raises WeChatApiError when WeChat refuses it."""
@@ -178,7 +195,7 @@ class CustomerServiceClient:
             if errcode in TOKEN_ERRORS and not refreshed:
                 log.warning("wechat: access token rejected (errcode %s); fetching a new one",
                             errcode)
-                self.invalidate_token()
+                self.invalidate_token(token)
                 refreshed = True
                 continue
             if errcode in TRANSIENT_ERRORS and not retried:

@@ -27,8 +27,8 @@ ENV_VARS: dict[str, str] = {
     "WECHAT_API_BASE": "WeChat API base URL; empty: https://api.weixin.qq.com",
     "WECHAT_MODE": "plain | compatible | safe; empty: safe when an AES key is set, else plain",
     "WECHAT_REPLY_BUDGET": "seconds to wait for a passive reply; empty: 4.0 (0: always async)",
-    "WECHAT_DEDUP_REDIS": "redis://host:port/db where every Rasa instance claims each message "
-                          "once; empty: per process (one instance)",
+    "WECHAT_DEDUP_REDIS": "redis://host:port/db shared by every instance: each message is "
+                          "claimed once, one access token for all; empty: per process",
 }
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"

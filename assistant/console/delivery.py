@@ -22,6 +22,7 @@ from assistant.channels.staff_replies import STAFF_METADATA_KEY
 from assistant.channels.wechat_api import CustomerServiceClient, WeChatApiError, parse_reply
 from assistant.channels.wechat_config import WeChatSettings
 from assistant.channels.wechat_text import split_for_wechat
+from assistant.channels.wechat_token_cache import token_cache
 from assistant.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def wechat_settings_from_env(environ: Mapping[str, str] | None = None) -> WeChat
         "encoding_aes_key": env.get("WECHAT_AES_KEY", ""),
         "app_secret": env.get("WECHAT_SECRET", ""), "api_base": env.get("WECHAT_API_BASE", ""),
         "mode": env.get("WECHAT_MODE", ""),
+        "dedup_redis_url": env.get("WECHAT_DEDUP_REDIS", ""),  # shares the access token
     })
 
 
@@ -122,7 +124,8 @@ class RasaGateway:
         if self._wechat_client is None:
             self._wechat_client = CustomerServiceClient(
                 self._wechat.api_base, self._wechat.app_id, self._wechat.app_secret,
-                transport=HttpxTransport(self._wechat.api_timeout_seconds))
+                transport=HttpxTransport(self._wechat.api_timeout_seconds),
+                token_cache=token_cache(self._wechat.dedup_redis_url, self._wechat.app_id))
         try:
             for part in split_for_wechat(text, self._wechat.max_reply_bytes):
                 await self._wechat_client.send_text(sender_id, part)

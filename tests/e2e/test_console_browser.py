@@ -144,7 +144,7 @@ def test_login_chat_review_queue_and_takeover(browser: WebDriver, console_url: s
     row = visible(browser, "#queue-table tbody tr[data-sender='console-admin']")
     assert "转人工" in row.text
     row.find_element(By.XPATH, ".//button[text()='查看']").click()
-    text_in(browser, "#conversation-detail", "意图 ask_policy")
+    text_in(browser, "#conversation-detail", "意图 ask_measures")
     assert "引用：" in browser.find_element(By.ID, "conversation-detail").text
     browser.find_element(By.ID, "takeover").click()
     text_in(browser, "#takeover-status", "人工处理中")

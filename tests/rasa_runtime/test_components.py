@@ -185,3 +185,17 @@ def test_loading_the_classifier_keeps_the_servers_info_logging(
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
     )
     assert result.stdout.split()[-1] == str(logging.INFO)
+
+
+def test_encoder_without_sequence_features_encodes_the_sentence_only(
+    tokenizer: NormalizingJiebaTokenizer,
+) -> None:
+    """The served pipeline reads sentence features only: no encoder call per token."""
+    config = {**SentenceEncoderFeaturizer.get_default_config(), "sequence_features": False}
+    featurizer = SentenceEncoderFeaturizer(config, "sentence_only")
+    (message,) = [Message.build(text="审批流程能不能再简化一些")]
+    tokenizer.process([message])
+    featurizer.process([message])
+    sequence, sentence = message.get_dense_features(TEXT)
+    assert sequence is None and sentence.features.shape == (1, 512)
+    assert featurizer._encode_cached.cache_info().currsize == 1  # the message, no token

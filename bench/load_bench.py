@@ -148,7 +148,8 @@ def bench_profile(profile: str, args: argparse.Namespace, model: Path) -> list[S
         for users in args.users:
             plan = LoadPlan(users=users, turns_per_user=10_000, duration=args.step_seconds,
                             think=tuple(args.think), wechat_token=WECHAT["WECHAT_TOKEN"],
-                            name_prefix=f"{profile}-{users}")
+                            name_prefix=f"{profile}-{users}",
+                            new_owner_per_script=not args.long_conversations)
             with MemorySampler(deployment) as memory:
                 started = time.monotonic()
                 turns = asyncio.run(run_load(settings.rasa_url, plan))
@@ -192,6 +193,9 @@ def main() -> int:
                         choices=[EMBEDDED, SCALED])
     parser.add_argument("--users", nargs="+", type=int, default=[20, 40, 60, 80, 120, 160, 240])
     parser.add_argument("--step-seconds", type=float, default=30.0)
+    parser.add_argument("--long-conversations", action="store_true",
+                        help="each user keeps one conversation for the whole step, going round "
+                             "its script (default: a new owner after each script)")
     parser.add_argument("--think", nargs=2, type=float, default=[1.0, 3.0])
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "bench")
     args = parser.parse_args()
@@ -212,6 +216,8 @@ def main() -> int:
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(),
         "load_average_after": os.getloadavg(), "think_seconds": args.think,
         "step_seconds": args.step_seconds,
+        "conversations": ("one per user for the whole step" if args.long_conversations
+                          else "a new owner after each script (3-8 turns)"),
         "steps": [asdict(r) for r in results],
         "knee": {p: knee(results, p) for p in args.profiles},
     }

@@ -115,8 +115,15 @@ User = RestUser | WeChatUser
 async def converse(user: User, client: httpx.AsyncClient, script: list[str], turns: int,
                    think: tuple[float, float], deadline: float, rng: random.Random,
                    record: Callable[[Turn], None],
-                   questions: dict[str, list[str]] | None = None) -> None:
-    for line in itertools.islice(itertools.cycle(script), turns):
+                   questions: dict[str, list[str]] | None = None,
+                   new_owner_per_script: bool = False) -> None:
+    """`new_owner_per_script`: when the script ends, another owner (a new conversation) takes
+    the user's place, as on WeChat, where an owner asks a few questions and leaves; otherwise
+    the same conversation goes round the script again and grows for the whole run."""
+    first_name = user.name
+    for n, line in enumerate(itertools.islice(itertools.cycle(script), turns)):
+        if new_owner_per_script and n and n % len(script) == 0:
+            user.name = f"{first_name}-{n // len(script)}"
         if time.monotonic() >= deadline:
             return
         pool = (questions or {}).get(line)
@@ -138,6 +145,7 @@ class LoadPlan:
     turns_per_user: int = 10
     duration: float = 60.0
     think: tuple[float, float] = (1.0, 3.0)  # seconds an owner takes to read and type
+    new_owner_per_script: bool = False  # see converse()
     wechat_share: float = 0.5  # the rest use REST
     wechat_token: str = ""  # empty: REST users only
     seed: int = 7
@@ -172,7 +180,7 @@ async def run_load(base_url: str, plan: LoadPlan,
             _after(rng.uniform(0, plan.think[1]),
                    converse(user, client, scripts[i % len(scripts)], plan.turns_per_user,
                             plan.think, deadline, random.Random(rng.random()), record,
-                            questions))
+                            questions, plan.new_owner_per_script))
             for i, user in enumerate(users)))
     return turns
 

@@ -19,24 +19,22 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from Rasa's runtime
+
+from knowledge.question_sets import question_texts  # noqa: E402
+
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 KNOWLEDGE_BASE_INTENTS = {"ask_policy", "ask_measures", "ask_category"}
 FALLBACK = "nlu_fallback"
 
 
-def questions(path: Path) -> list[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line.split("\t")[0].strip() for line in lines
-            if line.strip() and not line.startswith("#")]
-
-
 def question_sets() -> dict[str, tuple[list[str], set[str]]]:
-    in_scope = [p for p in (*sorted(SHARED_EVAL.glob("retrieval_*.tsv")),
-                            *sorted((ROOT / "eval").glob("retrieval_*.tsv")))]
+    in_scope = [*sorted(SHARED_EVAL.glob("retrieval_*.tsv")),
+                *sorted((ROOT / "eval").glob("retrieval_*.tsv"))]
     out_of_scope = sorted((ROOT / "eval").glob("out_of_scope*.txt"))
     return {
-        "in scope": ([q for p in in_scope for q in questions(p)], KNOWLEDGE_BASE_INTENTS),
-        "out of scope": ([q for p in out_of_scope for q in questions(p)], {"out_of_scope"}),
+        "in scope": ([q for p in in_scope for q in question_texts(p)], KNOWLEDGE_BASE_INTENTS),
+        "out of scope": ([q for p in out_of_scope for q in question_texts(p)], {"out_of_scope"}),
     }
 
 

@@ -11,46 +11,20 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from knowledge.question_sets import (
+    EvalQuestion,
+    is_question_file,
+    load_lines,
+    load_questions_tsv,
+)
 from knowledge.retriever import Retriever
 from knowledge.text_normalizer import TextNormalizer
 
 MRR_DEPTH = 10
 # Legs reported by `bin/kb eval`: name -> fusion method (None: the configured default).
 LEGS: dict[str, str | None] = {"bm25": "bm25", "dense": "dense", "hybrid": None}
-
-
-@dataclass(frozen=True)
-class EvalQuestion:
-    question: str
-    gold: tuple[str, ...]
-
-
-def load_questions_tsv(path: Path) -> list[EvalQuestion]:
-    out = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        if "\t" not in line:
-            raise ValueError(f"{path}:{n}: expected question<TAB>gold substrings")
-        question, gold = line.split("\t", 1)
-        golds = tuple(g.strip() for g in gold.split("|") if g.strip())
-        if not question.strip() or not golds:
-            raise ValueError(f"{path}:{n}: empty question or gold")
-        out.append(EvalQuestion(question.strip(), golds))
-    return out
-
-
-def load_lines(path: Path) -> list[str]:
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-
-
-def is_question_file(path: Path) -> bool:
-    return any("\t" in line and not line.startswith("#")
-               for line in Path(path).read_text(encoding="utf-8").splitlines())
 
 
 def percentile(values: list[float], q: float) -> float:

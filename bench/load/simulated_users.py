@@ -23,6 +23,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from knowledge.question_sets import question_texts
+
 CONVERSATIONS = Path(__file__).with_name("conversations.yml")
 EVAL_DIR = Path(__file__).resolve().parents[2] / "eval"
 QUESTION_SETS = {
@@ -38,14 +40,8 @@ def load_conversations(path: Path = CONVERSATIONS) -> list[list[str]]:
 
 def load_questions(eval_dir: Path = EVAL_DIR) -> dict[str, list[str]]:
     """Each placeholder of conversations.yml -> the questions it stands for (first column)."""
-    pools: dict[str, list[str]] = {}
-    for placeholder, files in QUESTION_SETS.items():
-        pools[placeholder] = [
-            line.split("\t")[0].strip()
-            for name in files
-            for line in (eval_dir / name).read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#")]
-    return pools
+    return {placeholder: [q for name in files for q in question_texts(eval_dir / name)]
+            for placeholder, files in QUESTION_SETS.items()}
 
 
 @dataclass

@@ -21,8 +21,8 @@ from knowledge.eligibility import ProfileError
 from knowledge.eligibility.profile import Profile
 from knowledge.eligibility.profile_extractor import UNKNOWN
 from knowledge.eligibility.reply import detail_parts, missing_facts, summary_parts
-from knowledge.question_splitter import is_question
-from knowledge.retriever import KnowledgeBaseUnavailable
+from knowledge.language.question_splitter import is_question
+from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
 
 log = logging.getLogger(__name__)
 

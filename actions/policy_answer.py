@@ -1,6 +1,6 @@
 """Answers policy questions from the knowledge base, with citations; thin by design.
 
-What may be said is decided in knowledge.answering; this module renders it with the
+What may be said is decided in knowledge.retrieval.answering; this module renders it with the
 domain's responses and keeps the conversation state (offered human, fallback count); each
 search is `observed` for the action server's metrics.
 """
@@ -17,9 +17,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.conversation import last_user_text
 from actions.knowledge_client import knowledge_base
 from assistant.observability.action_metrics import observed
-from knowledge.answering import AnswerKind, PolicyAnswer, answer_message
-from knowledge.retriever import KnowledgeBaseUnavailable
-from knowledge.version_reference import requested_versions
+from knowledge.retrieval.answering import AnswerKind, PolicyAnswer, answer_message
+from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
+from knowledge.retrieval.version_reference import requested_versions
 
 log = logging.getLogger(__name__)
 

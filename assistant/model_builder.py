@@ -26,7 +26,7 @@ FINGERPRINT_INPUTS = (
     "domain.yml",
     "data",
     "nlu",
-    "knowledge/text_normalizer.py",
+    "knowledge/language/normalizer.py",
     "knowledge/data/normalization.yml",
     "knowledge/data/glossary.yml",
     "knowledge/data/regions.yml",

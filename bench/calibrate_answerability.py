@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from knowledge.evaluation import load_lines, load_questions_tsv  # noqa: E402
+from knowledge.evaluation.retrieval_eval import load_lines, load_questions_tsv  # noqa: E402
 from knowledge.knowledge_base import KnowledgeBase  # noqa: E402
 
 LEX_MARGIN = 0.3

@@ -41,7 +41,7 @@ from assistant.scaleout.deployment import Deployment, build_deployment  # noqa: 
 from assistant.scaleout.ports import on_free_ports  # noqa: E402
 from assistant.settings import EMBEDDED, SCALED, RuntimeSettings  # noqa: E402
 from bench.load.simulated_users import LoadPlan, Turn, load_conversations, run_load  # noqa: E402
-from knowledge.evaluation import percentile  # noqa: E402
+from knowledge.evaluation.retrieval_eval import percentile  # noqa: E402
 from tests.e2e.fake_wechat_api import FakeWeChatApi  # noqa: E402
 
 WECHAT = {"WECHAT_TOKEN": "loadBenchToken", "WECHAT_APPID": "wx0loadbench0000",

@@ -15,7 +15,7 @@ Not a test: numbers depend on the machine and its load (recorded). For each docu
    for the synthetic document also its first publish (a new document: every unit encoded;
    an amended version reuses the vectors of unchanged units).
 
-Documents: the opinion (the shipped raw text, amended as in tests/unit/test_publish.py) and a
+Documents: the opinion (the shipped raw text, amended as in bench/sample_documents.py) and a
 SYNTHETIC document of --pages pages (doc_id "SYNTHETIC-200-PAGES": generated sections and items
 whose sentences are recombined policy phrases with a serial number; NOT policy text, size
 only: about 800 characters a page). Writes results/bench/publish-<time>.json.
@@ -35,9 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.sample_documents import amended_opinion  # noqa: E402
 from knowledge.knowledge_base import KnowledgeBase  # noqa: E402
-from knowledge.publishing import add_version, publish_version  # noqa: E402
-from knowledge.retriever import Retriever  # noqa: E402
+from knowledge.publishing.workflow import add_version, publish_version  # noqa: E402
+from knowledge.retrieval.retriever import Retriever  # noqa: E402
 from knowledge.settings import KnowledgeSettings  # noqa: E402
 
 OPINION = "hebei-differentiated-control-opinion"
@@ -77,7 +78,6 @@ def synthetic_document(pages: int, probe_text: str, seed: int = 7) -> str:
 
 
 def opinion_amended() -> str:
-    from tests.unit.test_publish import amended_opinion
     return amended_opinion(remove_item_4=False)
 
 

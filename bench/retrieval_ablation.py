@@ -20,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from knowledge.encoders import load_encoder  # noqa: E402
-from knowledge.evaluation import Evaluator, load_lines, load_questions_tsv  # noqa: E402
+from knowledge.evaluation.retrieval_eval import Evaluator, load_lines, load_questions_tsv  # noqa: E402
+from knowledge.indexing.encoders import load_encoder  # noqa: E402
 from knowledge.knowledge_base import KnowledgeBase  # noqa: E402
-from knowledge.retriever import Retriever  # noqa: E402
+from knowledge.retrieval.retriever import Retriever  # noqa: E402
 from knowledge.settings import KnowledgeSettings  # noqa: E402
 
 SETS = {

@@ -38,12 +38,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from knowledge.dense_index import FLAT_MAX_DEFAULT, DenseIndex  # noqa: E402
-from knowledge.evaluation import load_lines, load_questions_tsv  # noqa: E402
-from knowledge.index_builder import IndexBuilder  # noqa: E402
+from knowledge.evaluation.retrieval_eval import load_lines, load_questions_tsv  # noqa: E402
+from knowledge.indexing.builder import IndexBuilder  # noqa: E402
+from knowledge.indexing.dense_index import FLAT_MAX_DEFAULT, DenseIndex  # noqa: E402
 from knowledge.knowledge_base import KnowledgeBase  # noqa: E402
 from knowledge.models import Passage  # noqa: E402
-from knowledge.retriever import Retriever  # noqa: E402
+from knowledge.retrieval.retriever import Retriever  # noqa: E402
 from knowledge.settings import KnowledgeSettings  # noqa: E402
 
 TARGET_REAL_P95_MS = 20.0

@@ -14,18 +14,18 @@ from functools import cached_property
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from knowledge.anticipated import load_questions
-from knowledge.clause_parser import ClauseParser
-from knowledge.encoders import Encoder, load_encoder, set_inference_threads
-from knowledge.index_builder import IndexBuilder
-from knowledge.ingest import Ingestor, read_manifest
+from knowledge.indexing.anticipated import load_questions
+from knowledge.indexing.builder import IndexBuilder
+from knowledge.indexing.encoders import Encoder, load_encoder, set_inference_threads
+from knowledge.ingestion.clause_parser import ClauseParser
+from knowledge.ingestion.ingest import Ingestor, read_manifest
+from knowledge.language.normalizer import NormalizationRules, TextNormalizer
+from knowledge.language.tokenizer import ChineseTokenizer
 from knowledge.models import ParsedDocument, Passage
-from knowledge.retriever import Retriever
+from knowledge.retrieval.retriever import Retriever
 from knowledge.settings import KnowledgeSettings
-from knowledge.store import ClauseStore
-from knowledge.text_normalizer import NormalizationRules, TextNormalizer
-from knowledge.tokenizer import ChineseTokenizer
-from knowledge.versions import DRAFT, cited_with_version, in_force
+from knowledge.store.clause_store import ClauseStore
+from knowledge.store.versions import DRAFT, cited_with_version, in_force
 
 
 @dataclass
@@ -84,7 +84,7 @@ class KnowledgeBase:
     def served_passages(self, today: str | date | None = None,
                         extra_published: tuple[str, str] | None = None,
                         pinned: dict[str, str] | None = None) -> list[Passage]:
-        """The passages an index serves: each document's version in force (knowledge/versions.py),
+        """The passages an index serves: each document's version in force (store/versions.py),
         or the `pinned` doc_id -> version for an audit. `extra_published` counts that version as
         published (what a publish is about to serve). When a document has more than one
         published version, its citations carry the version: 《…》工作任务 第2条（2019年版）."""

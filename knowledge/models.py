@@ -20,7 +20,7 @@ class DocumentInfo:
     effective: str = ""
     source_file: str = ""
     expires: str = ""  # first day the version no longer applies (YYYY-MM-DD); "" = open-ended
-    status: str = "published"  # as stored: draft | published (knowledge/versions.py derives more)
+    status: str = "published"  # as stored: draft | published (store/versions.py derives more)
 
 
 @dataclass(frozen=True)

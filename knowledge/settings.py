@@ -10,20 +10,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from knowledge.paths import DATA_DIR, PROJECT_ROOT, SOURCES_DIR
 
 
 @dataclass(frozen=True)
 class KnowledgeSettings:
     home: Path = PROJECT_ROOT / "var" / "kb"
-    sources_manifest: Path = PROJECT_ROOT / "knowledge" / "sources" / "manifest.yml"
-    data_dir: Path = PROJECT_ROOT / "knowledge" / "data"
+    sources_manifest: Path = SOURCES_DIR / "manifest.yml"
+    data_dir: Path = DATA_DIR
     top_k: int = 3
     # Answerability: below these the assistant says the policy does not cover the question
     # instead of presenting an unrelated passage. BM25 score of the best passage (anticipated
     # questions included) and idf-weighted share of the question's words it contains;
     # calibrated on eval/retrieval_tune.tsv + eval/out_of_scope_tune.txt with
-    # bench/calibrate_answerability.py, tested in tests/unit/test_retrieval_answerable.py.
+    # bench/calibrate_answerability.py, tested in
+    # tests/unit/knowledge/retrieval/test_retriever_answerable.py.
     min_score: float = 1.8
     min_coverage: float = 0.2
     # How often the action server checks whether a new index generation was published.
@@ -43,7 +44,7 @@ class KnowledgeSettings:
     # torch and FAISS threads for one query (process-wide). One is fastest on the 2-core
     # machine: with two, OpenMP spin-waits under load cost 10x (bench/retrieval_bench.py).
     dense_threads: int = 1
-    # How the legs combine: bm25 | dense | rrf | weighted | rerank | rescue (knowledge/fusion.py)
+    # How the legs combine: bm25 | dense | rrf | weighted | rerank | rescue (retrieval/fusion.py)
     fusion: str = "rescue"
     fusion_weight: float = 0.3  # share of the dense leg in weighted/rerank/rescue/rrf
     rrf_k: float = 60.0

@@ -19,14 +19,14 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from knowledge.text_normalizer import TextNormalizer
+from knowledge.language.normalizer import TextNormalizer
 
 log = logging.getLogger(__name__)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True)
 class NormalizingJiebaTokenizer(JiebaTokenizer):
-    """JiebaTokenizer + knowledge.text_normalizer (Traditional->Simplified, NFKC, pinyin)."""
+    """JiebaTokenizer + knowledge.language.normalizer (Traditional->Simplified, NFKC, pinyin)."""
 
     def __init__(
         self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource

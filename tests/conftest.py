@@ -14,7 +14,6 @@ from knowledge.settings import KnowledgeSettings
 collect_ignore = ["rasa_runtime"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RAW_SOURCE = PROJECT_ROOT / "knowledge" / "sources" / "hebei-differentiated-control-opinion.raw.txt"
 DOC_ID = "hebei-differentiated-control-opinion"
 
 

@@ -2,7 +2,7 @@
 
 Everything here translates between HTTP and the modules that do the work: `users`
 (accounts, sessions), `conversations` (the tracker store), `delivery` (Rasa and WeChat),
-`publish_jobs` and `knowledge.publishing` (documents and versions).
+`publish_jobs` and `knowledge.publishing.workflow` (documents and versions).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from assistant.console.users import ConsoleDatabase, StaffUser
 from assistant.observability.checks import readiness
 from assistant.settings import RuntimeSettings
 from knowledge.knowledge_base import KnowledgeBase
-from knowledge.publishing import add_version, diff_versions, version_rows
+from knowledge.publishing.workflow import add_version, diff_versions, version_rows
 
 log = logging.getLogger(__name__)
 

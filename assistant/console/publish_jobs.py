@@ -2,7 +2,7 @@
 
 Publishing builds a new index generation (seconds for the opinion, longer for a 200-page
 document); the HTTP request that starts it returns at once and the page polls the job.
-`knowledge.publishing.publish_version` does the work and the atomic switch; the running
+`knowledge.publishing.workflow.publish_version` does the work and the atomic switch; the running
 action server picks the new generation up by itself.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from knowledge.knowledge_base import KnowledgeBase
-from knowledge.publishing import PublishRefused, publish_version
+from knowledge.publishing.workflow import PublishRefused, publish_version
 
 log = logging.getLogger(__name__)
 

@@ -33,10 +33,10 @@ from knowledge.eligibility.rules import (
     load_rules,
 )
 from knowledge.eligibility.violations import ReportedViolation, classify_violations
+from knowledge.language.normalizer import TextNormalizer
 from knowledge.models import Clause, DocumentInfo
-from knowledge.retriever import KnowledgeBaseUnavailable
-from knowledge.store import ClauseStore
-from knowledge.text_normalizer import TextNormalizer
+from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
+from knowledge.store.clause_store import ClauseStore
 
 if TYPE_CHECKING:
     from knowledge.knowledge_base import KnowledgeBase

@@ -25,9 +25,10 @@ from knowledge.eligibility.yaml_lines import (
     line_of,
     load_yaml,
 )
-from knowledge.text_normalizer import TextNormalizer
+from knowledge.language.normalizer import TextNormalizer
+from knowledge.paths import DATA_DIR
 
-DEFAULT_LEXICON_PATH = Path(__file__).resolve().parent.parent / "data" / "industry_lexicon.yml"
+DEFAULT_LEXICON_PATH = DATA_DIR / "industry_lexicon.yml"
 _ASCII_WORD = re.compile(r"^[0-9a-z][0-9a-z.+-]*$")
 
 

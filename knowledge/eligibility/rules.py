@@ -25,8 +25,9 @@ from knowledge.eligibility.yaml_lines import (
     line_of,
     load_yaml,
 )
+from knowledge.paths import DATA_DIR
 
-DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "data" / "eligibility_rules.yml"
+DEFAULT_RULES_PATH = DATA_DIR / "eligibility_rules.yml"
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # Phone-sized texts: an owner reads the result on WeChat. Longer text belongs in the clause.

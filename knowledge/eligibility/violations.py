@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from knowledge.eligibility.rules import RuleSet
-from knowledge.text_normalizer import TextNormalizer
+from knowledge.language.normalizer import TextNormalizer
 
 _PUNCT = re.compile(r"[\s,.;:!?，。；：！？、“”\"'()（）]+")
 

@@ -22,7 +22,7 @@ from assistant.console.app import create_app
 from assistant.console.delivery import RasaGateway
 from assistant.console.users import ConsoleDatabase
 from assistant.servers import ServerProcess
-from knowledge.index_builder import current_generation
+from knowledge.indexing import current_generation
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import KnowledgeSettings
 from tests.e2e.conftest import Assistant, free_port

@@ -15,7 +15,7 @@ import pytest
 
 from assistant.channels.wechat_api import CustomerServiceClient
 from assistant.channels.wechat_token_cache import RedisTokenCache
-from tests.unit.test_wechat_api import FakeTransport
+from tests.unit.assistant.channels.test_wechat_api import FakeTransport
 
 
 async def _no_sleep(_: float) -> None:

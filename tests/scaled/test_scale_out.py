@@ -18,7 +18,7 @@ import pytest
 
 from assistant.channels.staff_replies import HUMAN_HAS_TAKEN_OVER
 from bench.load.simulated_users import LoadPlan, Turn, run_load
-from knowledge.index_builder import current_generation
+from knowledge.indexing import current_generation
 from knowledge.settings import KnowledgeSettings
 from tests.e2e.console_documents import NOTICE_TITLE, NOTICE_V1
 from tests.scaled.conftest import CONSOLE_PASSWORD, WECHAT_TOKEN, ScaledAssistant

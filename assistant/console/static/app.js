@@ -170,7 +170,7 @@ async function loadDocuments() {
 }
 
 function renderInline(text) {
-  // knowledge.diff.inline_diff marks deletions [-…-] and insertions {+…+}
+  // knowledge.publishing.diff.inline_diff marks deletions [-…-] and insertions {+…+}
   const parts = text.split(/(\[-[\s\S]*?-\]|\{\+[\s\S]*?\+\})/);
   return parts.map((p) => p.startsWith("[-") ? el("del", {}, p.slice(2, -2)) : p.startsWith("{+") ? el("ins", {}, p.slice(2, -2)) : p);
 }

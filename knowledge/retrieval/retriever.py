@@ -1,0 +1,378 @@
+"""Query side: analyse, score with each leg, fuse, rank, and decide whether the answer is covered.
+
+Legs: BM25 over jieba tokens (always built) and, when a sentence encoder is present, dense
+retrieval over FAISS. Both score *units*: the passages (each sentence with its item title as
+context) and the anticipated questions, which point back at their clause's real passages; a
+passage's score in a leg is the best of its own score and those of the questions pointing at it,
+so answers always quote the policy's own sentence. knowledge/retrieval/fusion.py combines the legs.
+
+The retriever holds one loaded index generation and swaps to a newer one when the CURRENT
+pointer changes, so a publish reaches a running action server without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge.indexing.anticipated import PASSAGE, IndexUnit
+from knowledge.indexing.dense_index import DenseIndex
+from knowledge.indexing.encoders import Encoder, load_encoder, set_inference_threads
+from knowledge.indexing.generation import IndexGeneration, current_generation
+from knowledge.indexing.lexical_index import LexicalIndex
+from knowledge.language.normalizer import TextNormalizer
+from knowledge.language.tokenizer import ChineseTokenizer
+from knowledge.models import Passage, SearchHit
+from knowledge.retrieval.fusion import METHODS, fuse
+from knowledge.retrieval.query_analyzer import Glossary, QueryAnalysis, QueryAnalyzer
+from knowledge.settings import KnowledgeSettings
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 500
+MAX_TOP_K = 50
+# A generation built without dense vectors is encoded on load when it is this small.
+ENCODE_ON_LOAD_MAX_UNITS = 2000
+_UNSET: Any = object()
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best scores, best first; ties keep document order."""
+    if len(scores) > 4 * k:
+        part = np.argpartition(-scores, k)[:k]
+        cut = scores[part].min()
+        part = np.flatnonzero(scores >= cut)  # every tie at the cut, for a stable order
+        return part[np.argsort(-scores[part], kind="stable")][:k]
+    return np.argsort(-scores, kind="stable")[:k]
+
+
+class KnowledgeBaseUnavailable(RuntimeError):
+    """No index generation has been built: run `bin/kb ingest`."""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    normalized_query: str
+    tokens: list[str]
+    hits: list[SearchHit]
+    answerable: bool
+    reason: str  # why it is (not) answerable, for logs and staff review
+    generation: str = ""
+    coverage: float = 0.0
+    fusion: str = ""  # the method that ranked the hits ("bm25" when the dense leg is off)
+    legs: tuple[str, ...] = ()  # legs that took part
+    details: dict[str, Any] = field(default_factory=dict)  # features, glossary hits, timings
+
+
+@dataclass(frozen=True)
+class _Generation:
+    name: str
+    path: Path
+    passages: list[Passage]
+    units: list[IndexUnit]
+    lexical: LexicalIndex
+    manifest: dict = field(default_factory=dict)
+    dense: DenseIndex | None = None
+    dense_status: str = ""
+    loaded_at: float = 0.0  # UNIX time this process started serving it
+
+
+class Retriever:
+    def __init__(
+        self,
+        settings: KnowledgeSettings,
+        normalizer: TextNormalizer | None = None,
+        tokenizer: ChineseTokenizer | None = None,
+        encoder: Encoder | None = _UNSET,
+        analyzer: QueryAnalyzer | None = None,
+        encoder_status: str = "",
+    ) -> None:
+        self.settings = settings
+        self.normalizer = normalizer or TextNormalizer()
+        self.tokenizer = tokenizer or ChineseTokenizer.from_data(settings.data_dir)
+        if encoder is _UNSET:
+            encoder, self.encoder_status = load_encoder(
+                settings.dense_model, settings.dense_model_path, settings.dense_query_prefix,
+                settings.dense_quantize,
+            )
+        else:
+            self.encoder_status = encoder_status or (
+                "" if encoder is not None else "no encoder configured"
+            )
+        self.encoder: Encoder | None = encoder
+        if encoder is not None:
+            set_inference_threads(settings.dense_threads)
+        self.analyzer = analyzer or QueryAnalyzer(
+            self.normalizer,
+            self.tokenizer,
+            Glossary.load(settings.data_dir / "glossary.yml"),
+            matcher=settings.glossary_matcher,
+            expansion_weight=settings.expansion_weight,
+            max_chars=settings.max_query_chars,
+        )
+        if settings.fusion not in METHODS:
+            raise ValueError(f"KB_FUSION={settings.fusion!r}: one of {', '.join(METHODS)}")
+        self._lock = threading.Lock()
+        self._generation: _Generation | None = None
+        self._last_check = 0.0
+        self.reload(force=True)
+
+    # -- index generations -------------------------------------------------------------
+    @property
+    def generation(self) -> str:
+        return self._generation.name if self._generation else ""
+
+    def _load(self, path: Path) -> _Generation:
+        stored = IndexGeneration.load(path, dense_model=self.encoder.name if self.encoder else None)
+        dense, status = self._dense_for(path.name, stored)
+        return _Generation(path.name, path, stored.passages, stored.units, stored.lexical,
+                           stored.manifest, dense, status, time.time())
+
+    def _dense_for(self, name: str, stored: IndexGeneration) -> tuple[DenseIndex | None, str]:
+        """The stored vectors when they are this encoder's; a small generation built without
+        them (or with another model's) is encoded on load instead."""
+        if self.encoder is None:
+            return None, f"off: {self.encoder_status}"
+        if stored.dense is not None:
+            return stored.dense, f"on: {self.encoder.name}"
+        built_with = stored.dense_model or "no dense vectors"
+        if len(stored.units) > ENCODE_ON_LOAD_MAX_UNITS:
+            return None, (f"off: generation built with {built_with}, encoder is"
+                          f" {self.encoder.name}; run `bin/kb ingest`")
+        log.info("generation %s has %s; encoding its %d units with %s on load", name,
+                 built_with, len(stored.units), self.encoder.name)
+        vectors = self.encoder.encode_passages([u.text for u in stored.units])
+        index = DenseIndex.build(vectors, self.settings.dense_index, self.settings.dense_flat_max)
+        return index, f"on: {self.encoder.name} (encoded on load)"
+
+    def reload(self, force: bool = False) -> bool:
+        """Loads the current generation if it changed; returns True when it swapped."""
+        now = time.monotonic()
+        if not force and now - self._last_check < self.settings.reload_check_seconds:
+            return False
+        with self._lock:
+            self._last_check = now
+            path = current_generation(self.settings.index_root)
+            if path is None or (self._generation and self._generation.path == path):
+                return False
+            loaded = self._load(path)
+            self._generation = loaded  # one reference swap: searches in flight keep the old one
+            log.info("knowledge base generation %s loaded (%d passages, %d units, dense %s)",
+                     loaded.name, len(loaded.passages), len(loaded.units), loaded.dense_status)
+            return True
+
+    def _method(self, gen: _Generation, requested: str | None = None) -> str:
+        method = requested or self.settings.fusion
+        if method not in METHODS:
+            raise ValueError(f"unknown fusion method {method!r}; one of {', '.join(METHODS)}")
+        dense_live = gen.dense is not None
+        if not self.settings.bm25_enabled:
+            return "dense" if dense_live else "none"
+        if not dense_live:
+            return "bm25"
+        return method
+
+    def health(self) -> dict:
+        gen = self._generation
+        dense_live = bool(gen and gen.dense is not None)
+        aq = (gen.manifest.get("anticipated_questions") or {}) if gen else {}
+        return {
+            "generation": gen.name if gen else None,
+            "loaded_at": gen.loaded_at if gen else None,
+            "passages": len(gen.passages) if gen else 0,
+            "units": len(gen.units) if gen else 0,
+            "legs": {"bm25": gen is not None and self.settings.bm25_enabled,
+                     "dense": dense_live},
+            "fusion": self._method(gen) if gen else None,
+            "dense": {
+                "status": gen.dense_status if gen else f"off: {self.encoder_status}",
+                "model": self.encoder.name if self.encoder else None,
+                "index": gen.dense.kind if dense_live else None,
+                "licence": getattr(self.encoder, "licence_note", "") if self.encoder else "",
+            },
+            "glossary_matcher": self.analyzer.matcher_name,
+            "anticipated_questions": aq.get("units", 0),
+            "problems": list(aq.get("problems") or []),
+        }
+
+    # -- querying ----------------------------------------------------------------------
+    def search(self, query: str, top_k: int | None = None, *,
+               fusion: str | None = None) -> SearchResult:
+        """Ranks passages for the question. `fusion` overrides the configured method (eval)."""
+        self.reload()
+        gen = self._generation
+        if gen is None:
+            raise KnowledgeBaseUnavailable("no index generation found; run `bin/kb ingest`")
+        try:
+            top_k = max(1, min(int(top_k or self.settings.top_k), MAX_TOP_K))
+        except (TypeError, ValueError):
+            top_k = self.settings.top_k
+        method = self._method(gen, fusion)
+        a = self.analyzer.analyze(query)
+        if a.problem:
+            return SearchResult(a.query, a.normalized, a.tokens, [], False, a.problem, gen.name,
+                                fusion=method)
+        if method == "none":
+            return SearchResult(a.query, a.normalized, a.tokens, [], False,
+                                "no retrieval leg is live", gen.name, fusion=method)
+        started = time.perf_counter()
+        lex, lex_src = self._lexical(gen, a)
+        strong = False
+        if lex.max(initial=0.0) > 0:
+            best = int(np.argmax(lex))
+            strong = (lex[best] >= self.settings.rescue_min_score and self._coverage(
+                gen, a, {best, int(lex_src[best])}) >= self.settings.rescue_min_coverage)
+        dense_live = gen.dense is not None and self.encoder is not None
+        # Rescue trusts BM25 when its evidence is strong: no encoder call at all then.
+        want_dense = dense_live and method != "bm25" and not (method == "rescue" and strong)
+        dense = dense_src = qvec = None
+        if want_dense:
+            qvec, dense, dense_src = self._dense(gen, a)
+        scores = fuse(method, lex, dense, weight=self.settings.fusion_weight,
+                      rrf_k=self.settings.rrf_k, depth=self.settings.rerank_depth,
+                      lexical_strong=strong)
+        order = _top_k(scores, top_k)
+        hits = [SearchHit(gen.passages[i], float(scores[i]), rank)
+                for rank, i in enumerate((int(i) for i in order if np.isfinite(scores[i])),
+                                         start=1)]
+        details: dict[str, Any] = {
+            "glossary": [{"phrase": h.key, "terms": list(h.expansions)} for h in a.glossary_hits],
+            "lexical_strong": strong,
+        }
+        if a.truncated:
+            details["truncated_to"] = len(a.normalized)
+        if not hits:
+            details["ms"] = round(1000 * (time.perf_counter() - started), 2)
+            return SearchResult(a.query, a.normalized, a.tokens, [], False, "no matching words",
+                                gen.name, fusion=method, legs=self._legs(method, dense),
+                                details=details)
+        top = int(order[0])
+        units = {top, int(lex_src[top])}
+        if dense_src is not None and dense_src[top] >= 0:
+            units.add(int(dense_src[top]))
+        coverage = self._coverage(gen, a, units)
+        lex_score = float(lex[top])
+        answerable, why = self._answerable(lex_score, coverage, None)
+        sim = None
+        if dense is not None and not math.isnan(dense[top]):
+            sim = float(dense[top])
+        elif not answerable and dense_live and method != "bm25":
+            # Weak lexical evidence: the dense leg may still vouch for the top passage.
+            if qvec is None:
+                qvec, dense, dense_src = self._dense(gen, a)
+            assert gen.dense is not None and dense is not None
+            sim = (float(dense[top]) if not math.isnan(dense[top])
+                   else float(gen.dense.similarities(qvec, np.asarray([top]))[0]))
+        if not answerable and sim is not None:
+            answerable, why = self._answerable(lex_score, coverage, sim)
+        if a.other_jurisdictions:
+            answerable = False
+            why = (f"not covered: the question names {'、'.join(a.other_jurisdictions)},"
+                   " whose policy is not in the knowledge base")
+        elif a.out_of_scope_topics:
+            answerable = False
+            why = (f"not covered: {'、'.join(a.out_of_scope_topics)} is outside the policy"
+                   " (glossary out_of_scope_topics)")
+        via = [gen.units[u].text for u in sorted(units) if gen.units[u].kind != PASSAGE]
+        details.update(top_lexical=round(lex_score, 3), top_dense=sim, coverage=round(coverage, 3),
+                       matched_questions=via,
+                       ms=round(1000 * (time.perf_counter() - started), 2))
+        reason = (f"{why}: bm25={lex_score:.2f} (min {self.settings.min_score}),"
+                  f" coverage={coverage:.2f} (min {self.settings.min_coverage})"
+                  + (f", dense={sim:.3f} (min {self.settings.min_dense_similarity})"
+                     if sim is not None else "")
+                  + f", fusion={method}")
+        return SearchResult(a.query, a.normalized, a.tokens, hits, answerable, reason, gen.name,
+                            coverage, method, self._legs(method, dense), details)
+
+    @staticmethod
+    def _legs(method: str, dense: np.ndarray | None) -> tuple[str, ...]:
+        if method == "dense":
+            return ("dense",)
+        return ("bm25", "dense") if dense is not None else ("bm25",)
+
+    def _answerable(self, lex_score: float, coverage: float,
+                    sim: float | None) -> tuple[bool, str]:
+        s = self.settings
+        if lex_score >= s.min_score and coverage >= s.min_coverage:
+            return True, "covered (lexical)"
+        if (sim is not None and sim >= s.min_dense_similarity
+                and lex_score >= s.min_dense_lexical and coverage >= s.min_dense_coverage):
+            return True, "covered (dense + lexical)"
+        return False, "not covered"
+
+    def _lexical(self, gen: _Generation, a: QueryAnalysis) -> tuple[np.ndarray, np.ndarray]:
+        """Per-passage BM25 score and the unit that gave it."""
+        n = len(gen.passages)
+        unit_scores = gen.lexical.weighted_scores(a.weights)
+        lex = unit_scores[:n].astype(np.float64)
+        src = np.arange(n)
+        qw = self.settings.question_weight if self.settings.anticipated_questions else 0.0
+        if qw > 0 and len(unit_scores) > n:
+            own = unit_scores[:n]
+            best_q = np.zeros(n)
+            for j in np.flatnonzero(unit_scores[n:]) + n:
+                targets = gen.units[j].targets
+                t = targets[0] if len(targets) == 1 else max(targets, key=lambda i: own[i])
+                score = qw * float(unit_scores[j])
+                if score > best_q[t]:
+                    best_q[t], src[t] = score, j
+            if self.settings.question_mode == "sum":
+                lex = lex + best_q
+            else:
+                src = np.where(best_q > lex, src, np.arange(n))
+                lex = np.maximum(lex, best_q)
+        return lex, src
+
+    def _dense(self, gen: _Generation,
+               a: QueryAnalysis) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Query vector, per-passage cosine (NaN where not retrieved), unit that gave it (-1)."""
+        n = len(gen.passages)
+        assert gen.dense is not None and self.encoder is not None
+        qvec = self.encoder.encode_queries([a.normalized])[0]
+        ids, sims = gen.dense.search(qvec, self.settings.dense_depth)
+        dense = np.full(n, np.nan)
+        src = np.full(n, -1)
+        use_questions = self.settings.anticipated_questions
+        for uid, sim in zip(ids.tolist(), sims.tolist(), strict=True):
+            unit = gen.units[uid]
+            if unit.kind != PASSAGE and not use_questions:
+                continue
+            targets = unit.targets
+            if len(targets) == 1:
+                t = targets[0]
+            else:
+                own = gen.dense.similarities(qvec, np.asarray(targets))
+                t = targets[int(np.argmax(own))]
+            if np.isnan(dense[t]) or sim > dense[t]:
+                dense[t], src[t] = sim, uid
+        return qvec, dense, src
+
+    def _coverage(self, gen: _Generation, a: QueryAnalysis, units: set[int]) -> float:
+        """Share of the question's content words (idf-weighted) that the matched units contain.
+
+        A word counts fully when a unit contains it, or when the glossary maps it to a policy
+        term a unit contains; a long word counts in part when a unit contains one of its parts
+        (今天天气 -> 天气 counts half).
+        """
+        def has(token: str) -> bool:
+            return any(gen.lexical.contains(token, u) for u in units)
+
+        total = covered = 0.0
+        for word, tokens in a.words:
+            weight = gen.lexical.idf(word)
+            total += weight
+            if has(word) or any(has(t) for t in a.covered_by.get(word, ())):
+                covered += weight
+            else:
+                parts = [len(t) / len(word) for t in tokens if t != word and has(t)]
+                covered += weight * max(parts, default=0.0)
+        return covered / total if total else 0.0

@@ -16,10 +16,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import last_user_text
 from actions.knowledge_client import knowledge_base
-from assistant.observability.action_metrics import observed
 from knowledge.retrieval.answering import AnswerKind, PolicyAnswer, answer_message
 from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
 from knowledge.retrieval.version_reference import requested_versions
+from observability.action_metrics import observed
 
 log = logging.getLogger(__name__)
 

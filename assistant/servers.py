@@ -118,7 +118,7 @@ def action_server(settings: RuntimeSettings, env: dict[str, str] | None = None,
     name, slug = _instance_name("action server", instance)
     return ServerProcess(
         name=name,
-        cmd=[str(settings.actions_python), "-m", "assistant.action_server", "--port", str(port)],
+        cmd=[str(settings.actions_python), "-m", "action_server", "--port", str(port)],
         health_url=f"http://{settings.host}:{port}/health",
         log_path=settings.log_dir / f"{slug}.log",
         env={"PYTHONPATH": str(settings.root), "SANIC_HOST": settings.host, **(env or {})},

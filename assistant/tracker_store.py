@@ -36,7 +36,7 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.pool import QueuePool
 
-from assistant.observability.rasa_metrics import METRICS, RasaMetrics
+from observability.rasa_metrics import METRICS, RasaMetrics
 
 log = logging.getLogger(__name__)
 

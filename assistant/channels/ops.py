@@ -1,6 +1,6 @@
 """Operations endpoints of the Rasa server, as an input channel named `ops`.
 
-    GET /webhooks/ops/metrics   Prometheus text format (assistant.observability.rasa_metrics)
+    GET /webhooks/ops/metrics   Prometheus text format (observability.rasa_metrics)
     GET /webhooks/ops/ready     {"ready": bool, "checks": {...}}: 200 when ready, else 503
 
 Liveness stays Rasa's own `GET /`. A channel is the only way to add routes to `rasa run`
@@ -24,9 +24,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from assistant import rasa_speedups
-from assistant.observability.checks import readiness
-from assistant.observability.rasa_metrics import CONTENT_TYPE, METRICS
-from assistant.observability.rasa_readiness import rasa_checks
+from observability.checks import readiness
+from observability.rasa_metrics import CONTENT_TYPE, METRICS
+from observability.rasa_readiness import rasa_checks
 
 rasa_speedups.install()
 log = logging.getLogger(__name__)

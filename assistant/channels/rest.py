@@ -24,7 +24,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from assistant.channels.staff_replies import HUMAN_HAS_TAKEN_OVER, STAFF_METADATA_KEY
-from assistant.observability.rasa_metrics import timed_turn
+from observability.rasa_metrics import timed_turn
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from assistant.console.delivery import DeliveryError, RasaGateway
 from assistant.console.publish_jobs import PublishJobs
 from assistant.console.readiness import console_checks
 from assistant.console.users import ConsoleDatabase, StaffUser
-from assistant.observability.checks import readiness
 from assistant.settings import RuntimeSettings
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.publishing.workflow import add_version, diff_versions, version_rows
+from observability.checks import readiness
 
 log = logging.getLogger(__name__)
 

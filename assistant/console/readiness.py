@@ -11,7 +11,7 @@ import asyncio
 import httpx
 
 from assistant.console.users import ConsoleDatabase
-from assistant.observability.checks import Check, run_check
+from observability.checks import Check, run_check
 
 DATABASE_TIMEOUT_SECONDS = 2.0
 RASA_TIMEOUT_SECONDS = 2.0

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from assistant.observability.checks import DEGRADED, FAILED, OK, Check, run_check
+from observability.checks import DEGRADED, FAILED, OK, Check, run_check
 
 STORE_TIMEOUT_SECONDS = 2.0
 ACTION_SERVER_TIMEOUT_SECONDS = 1.0

@@ -22,8 +22,8 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainExc
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
 
-from assistant.observability.action_metrics import METRICS
-from assistant.observability.action_ops import add_ops_routes
+from action_server.ops import add_ops_routes
+from observability.action_metrics import METRICS
 
 log = logging.getLogger(__name__)
 

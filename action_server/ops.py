@@ -1,6 +1,6 @@
 """Operations routes of the action server, beside rasa-sdk's own GET /health (liveness):
 
-    GET /metrics   Prometheus text format (assistant.observability.action_metrics)
+    GET /metrics   Prometheus text format (observability.action_metrics)
     GET /ready     {"ready": bool, "checks": {...}}: 200 when the index is loaded and the
                    knowledge store is readable, else 503 with the reason
 
@@ -20,9 +20,9 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from assistant.observability.action_metrics import CONTENT_TYPE, METRICS
-from assistant.observability.checks import FAILED, OK, Check, readiness, run_check
 from knowledge.knowledge_base import KnowledgeBase
+from observability.action_metrics import CONTENT_TYPE, METRICS
+from observability.checks import FAILED, OK, Check, readiness, run_check
 
 log = logging.getLogger(__name__)
 

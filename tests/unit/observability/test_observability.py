@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from assistant.observability.action_metrics import ActionMetrics
-from assistant.observability.checks import DEGRADED, FAILED, OK, Check, readiness, run_check
-from assistant.observability.rasa_metrics import MAX_INTENT_LABELS, RasaMetrics, timed_turn
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
+from observability.action_metrics import ActionMetrics
+from observability.checks import DEGRADED, FAILED, OK, Check, readiness, run_check
+from observability.rasa_metrics import MAX_INTENT_LABELS, RasaMetrics, timed_turn
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:

@@ -1,0 +1,1 @@
+"""One router per area of the console API; `assistant.console.app` mounts them under /api."""

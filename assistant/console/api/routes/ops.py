@@ -1,0 +1,26 @@
+"""Service routes: liveness (no login, for the supervisor and the page) and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from assistant.console.api.deps import Db, Settings
+from assistant.console.readiness import console_checks
+from observability.checks import readiness
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/health")
+def health(db: Db, settings: Settings) -> dict[str, Any]:
+    return {"status": "ok", "users": db.has_users(), "rasa": settings.rasa_url}
+
+
+@router.get("/ready")
+async def ready(response: Response, db: Db, settings: Settings) -> dict[str, Any]:
+    """200 when the console database answers and Rasa is reachable, else 503 and why."""
+    ok, body = readiness(await console_checks(db, settings.rasa_url))
+    response.status_code = 200 if ok else 503
+    return body

@@ -3,8 +3,6 @@ SHELL := /bin/bash
 ACT := .venv-actions/bin/python
 RASA_PY := .venv-rasa/bin/python
 export PYTHONPATH := $(CURDIR)
-# credentials.yml names these; Rasa refuses to start if one is unset (empty = off/default).
-export WECHAT_TOKEN WECHAT_APPID WECHAT_AES_KEY WECHAT_SECRET WECHAT_API_BASE WECHAT_MODE WECHAT_REPLY_BUDGET
 
 .PHONY: run test install browser services console-user ingest model shell lint unit e2e scaled nlu-eval nlu-routing core-eval bench bench-load bench-ablation clean
 
@@ -56,8 +54,10 @@ shell: install
 	ACTION_ENDPOINT_URL=http://127.0.0.1:5055/webhook TRACKER_DB=var/rasa/tracker.db \
 	  .venv-rasa/bin/rasa shell --endpoints endpoints.yml --model models --port 5006
 
+# ruff, then the import contracts in pyproject.toml (docs/architecture.md).
 lint: install
 	$(ACT) -m ruff check .
+	.venv-actions/bin/lint-imports --no-cache
 
 unit: install ingest
 	$(ACT) -m pytest -q tests/unit

@@ -20,7 +20,7 @@ def knowledge_base() -> KnowledgeBase:
 
 @cache
 def eligibility_engine() -> EligibilityEngine:
-    return EligibilityEngine.from_knowledge_base(knowledge_base())
+    return knowledge_base().eligibility_engine()
 
 
 @cache

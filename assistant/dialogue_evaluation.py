@@ -71,7 +71,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help="seed of the cross-validation folds")
     args = parser.parse_args()
-    settings = RuntimeSettings.from_env()
+    settings = RuntimeSettings()
     results = settings.root / "results"
     if args.what == "nlu":
         return evaluate_nlu(settings, results / "nlu", args.folds, args.seed)

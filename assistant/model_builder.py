@@ -87,7 +87,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        print(ensure_model(RuntimeSettings.from_env(), force=args.force))
+        print(ensure_model(RuntimeSettings(), force=args.force))
     except subprocess.CalledProcessError as exc:
         log.error("rasa train failed (exit %s); its output above names the cause", exc.returncode)
         return 1

@@ -23,7 +23,7 @@ log = logging.getLogger("assistant")
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    settings = RuntimeSettings.from_env()
+    settings = RuntimeSettings().with_local_secrets()
     model = ensure_model(settings)
     stopping = False
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.channels.wechat_config import env_defaults as wechat_env_defaults
+from assistant.channels.wechat_config import WeChatSettings
 from assistant.settings import RuntimeSettings
 
 # One math thread per Rasa process. Rasa serves one turn at a time per process, and the NLU's
@@ -151,7 +151,6 @@ def rasa_server(settings: RuntimeSettings, model: Path, env: dict[str, str] | No
             "TRACKER_DB": str(settings.tracker_db),
             **store_env,
             **SINGLE_THREADED_MATH,
-            **wechat_env_defaults(),  # credentials.yml names WECHAT_*; Rasa needs each one set
             **_shared_wechat_state(settings),
             **(env or {}),
         },
@@ -162,7 +161,7 @@ def rasa_server(settings: RuntimeSettings, model: Path, env: dict[str, str] | No
 def _shared_wechat_state(settings: RuntimeSettings) -> dict[str, str]:
     """Scaled: WeChat messages are claimed, and the access token kept, in the profile's Redis,
     shared by every Rasa instance and the console."""
-    if not settings.scaled or os.environ.get("WECHAT_DEDUP_REDIS"):
+    if not settings.scaled or WeChatSettings.from_env().dedup_redis_url:
         return {}
     s = settings.scale
     return {"WECHAT_DEDUP_REDIS": f"redis://{s.redis_host}:{s.redis_port}/{s.redis_db}"}

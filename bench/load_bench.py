@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
@@ -40,9 +40,9 @@ from assistant.model_builder import ensure_model  # noqa: E402
 from assistant.scaleout.deployment import Deployment, build_deployment  # noqa: E402
 from assistant.scaleout.ports import on_free_ports  # noqa: E402
 from assistant.settings import EMBEDDED, SCALED, RuntimeSettings  # noqa: E402
+from bench.fake_wechat_api import FakeWeChatApi  # noqa: E402
 from bench.load.simulated_users import LoadPlan, Turn, load_conversations, run_load  # noqa: E402
 from knowledge.evaluation.retrieval_eval import percentile  # noqa: E402
-from tests.e2e.fake_wechat_api import FakeWeChatApi  # noqa: E402
 
 WECHAT = {"WECHAT_TOKEN": "loadBenchToken", "WECHAT_APPID": "wx0loadbench0000",
           "WECHAT_SECRET": "load-bench-secret", "WECHAT_MODE": "plain"}
@@ -124,7 +124,7 @@ def summarise(profile: str, users: int, seconds: float, turns: list[Turn],
 
 
 def profile_settings(profile: str, var_dir: Path, pg_dir: Path) -> RuntimeSettings:
-    base = replace(RuntimeSettings.from_env({}), profile=profile, var_dir=var_dir)
+    base = RuntimeSettings().model_copy(update={"profile": profile, "var_dir": var_dir})
     return on_free_ports(base, pg_dir / "data")
 
 
@@ -202,7 +202,7 @@ def main() -> int:
 
     fake_api = FakeWeChatApi(WECHAT["WECHAT_APPID"], WECHAT["WECHAT_SECRET"]).start()
     os.environ.update({**WECHAT, "WECHAT_API_BASE": fake_api.url})  # the Rasa processes inherit
-    model = ensure_model(RuntimeSettings.from_env({}))
+    model = ensure_model(RuntimeSettings())
     results: list[StepResult] = []
     try:
         for profile in args.profiles:

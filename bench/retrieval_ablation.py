@@ -14,7 +14,6 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':<38}" + "".join(f"{'h@1/h@3/ans':>16}" for _ in questions)
           + "".join(f"{'rejected':>10}" for _ in outside))
     for label, overrides, method in VARIANTS:
-        settings = replace(kb.settings, **overrides)
+        settings = kb.settings.model_copy(update=overrides)
         encoder = kb.encoder
         if settings.dense_quantize != kb.settings.dense_quantize:
             encoder, _ = load_encoder(settings.dense_model, settings.dense_model_path,

@@ -30,7 +30,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -231,8 +230,8 @@ def bench_synthetic(size: int, n_queries: int, encoder_ms_p95: float | None) -> 
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     out["legs_build"] = manifest["legs"]
     t0 = time.perf_counter()
-    r = Retriever(replace(settings, dense_model="synthetic"), kb.normalizer, kb.tokenizer,
-                  encoder)
+    synthetic = settings.model_copy(update={"dense_model": "synthetic"})
+    r = Retriever(synthetic, kb.normalizer, kb.tokenizer, encoder)
     out["load_s"] = round(time.perf_counter() - t0, 2)
     queries = eval_questions(n_queries)
     out["latency"] = {m: time_queries(lambda q, m=m: r.search(q, 3, fusion=m), queries)

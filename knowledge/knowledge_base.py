@@ -6,7 +6,7 @@ on where data lives or how text is tokenised.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+from knowledge.eligibility.engine import LEXICON_FILE, RULES_FILE, EligibilityEngine
 from knowledge.indexing.anticipated import load_questions
 from knowledge.indexing.builder import IndexBuilder
 from knowledge.indexing.encoders import Encoder, load_encoder, set_inference_threads
@@ -34,7 +35,7 @@ class KnowledgeBase:
 
     @classmethod
     def from_env(cls) -> KnowledgeBase:
-        return cls(KnowledgeSettings.from_env())
+        return cls(KnowledgeSettings())
 
     @cached_property
     def normalizer(self) -> TextNormalizer:
@@ -73,6 +74,13 @@ class KnowledgeBase:
         """The retriever if something has loaded it, without loading it: a metrics scrape or a
         readiness probe must not start a load of the index and the encoder."""
         return self.__dict__.get("retriever")
+
+    def eligibility_engine(self, versions: Mapping[str, str] | None = None) -> EligibilityEngine:
+        """The rules engine over this store, with the rules and lexicon of its data directory;
+        `versions` pins documents to stored versions (audit)."""
+        data = self.settings.data_dir
+        return EligibilityEngine(self.store, self.normalizer, data / RULES_FILE,
+                                 data / LEXICON_FILE, versions)
 
     def ingest_sources(self) -> tuple[list[ParsedDocument], str]:
         """Ingests (and publishes) every document of the sources manifest, then builds a new
@@ -132,7 +140,7 @@ class KnowledgeBase:
         """A retriever over chosen versions (e.g. the superseded 2019 text), built in a
         temporary directory and dropped afterwards; the live index is not touched."""
         with TemporaryDirectory(prefix="kb-audit-") as tmp:
-            settings = replace(self.settings, home=Path(tmp))
+            settings = self.settings.model_copy(update={"home": Path(tmp)})
             self.rebuild_index(self.served_passages(pinned=pinned),
                                index_root=settings.index_root)
             encoder, status = self._encoder_and_status

@@ -5,16 +5,21 @@ Defaults suit a developer checkout; deployments override with KB_* variables.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge.paths import DATA_DIR, PROJECT_ROOT, SOURCES_DIR
 
 
-@dataclass(frozen=True)
-class KnowledgeSettings:
+class KnowledgeSettings(BaseSettings):
+    """Every field can be set by the environment variable KB_<FIELD> (KB_HOME, KB_FUSION, ...);
+    `bm25_enabled` is KB_BM25. Constructor arguments win over the environment (tests)."""
+
+    model_config = SettingsConfigDict(env_prefix="KB_", frozen=True, extra="ignore",
+                                      populate_by_name=True)
+
     home: Path = PROJECT_ROOT / "var" / "kb"
     sources_manifest: Path = SOURCES_DIR / "manifest.yml"
     data_dir: Path = DATA_DIR
@@ -33,7 +38,7 @@ class KnowledgeSettings:
     # --- retrieval (docs/retrieval.md explains each choice and the measurements behind it) ---
     # Legs: BM25 is always built; the dense leg runs when a model is present (KB_DENSE_MODEL:
     # none | auto | m3e-small | <path of a sentence-transformers model, e.g. bge-small-zh-v1.5>).
-    bm25_enabled: bool = True
+    bm25_enabled: bool = Field(True, validation_alias=AliasChoices("KB_BM25", "bm25_enabled"))
     dense_model: str = "auto"
     dense_model_path: str = ""  # where an operator placed a model; used by "auto" first
     dense_query_prefix: str | None = None  # None: bge-zh instruction for bge, else none
@@ -77,56 +82,3 @@ class KnowledgeSettings:
     @property
     def questions_path(self) -> Path:
         return self.data_dir / "anticipated_questions.yml"
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> KnowledgeSettings:
-        env = os.environ if environ is None else environ
-        defaults = cls()
-        return cls(
-            home=Path(env.get("KB_HOME", defaults.home)),
-            sources_manifest=Path(env.get("KB_SOURCES_MANIFEST", defaults.sources_manifest)),
-            data_dir=Path(env.get("KB_DATA_DIR", defaults.data_dir)),
-            top_k=int(env.get("KB_TOP_K", defaults.top_k)),
-            min_score=float(env.get("KB_MIN_SCORE", defaults.min_score)),
-            min_coverage=float(env.get("KB_MIN_COVERAGE", defaults.min_coverage)),
-            reload_check_seconds=float(
-                env.get("KB_RELOAD_CHECK_SECONDS", defaults.reload_check_seconds)
-            ),
-            **_retrieval_from_env(env, defaults),
-        )
-
-
-def _flag(value: str) -> bool:
-    return value.strip().lower() not in ("0", "false", "no", "off", "")
-
-
-def _retrieval_from_env(env: Mapping[str, str], d: KnowledgeSettings) -> dict:
-    prefix = env.get("KB_DENSE_QUERY_PREFIX")
-    return dict(
-        bm25_enabled=_flag(env.get("KB_BM25", "1" if d.bm25_enabled else "0")),
-        dense_model=env.get("KB_DENSE_MODEL", d.dense_model),
-        dense_model_path=env.get("KB_DENSE_MODEL_PATH", d.dense_model_path),
-        dense_query_prefix=prefix if prefix is not None else d.dense_query_prefix,
-        dense_quantize=_flag(env.get("KB_DENSE_QUANTIZE", "1" if d.dense_quantize else "0")),
-        dense_index=env.get("KB_DENSE_INDEX", d.dense_index),
-        dense_flat_max=int(env.get("KB_DENSE_FLAT_MAX", d.dense_flat_max)),
-        dense_depth=int(env.get("KB_DENSE_DEPTH", d.dense_depth)),
-        dense_threads=int(env.get("KB_DENSE_THREADS", d.dense_threads)),
-        fusion=env.get("KB_FUSION", d.fusion),
-        fusion_weight=float(env.get("KB_FUSION_WEIGHT", d.fusion_weight)),
-        rrf_k=float(env.get("KB_RRF_K", d.rrf_k)),
-        rerank_depth=int(env.get("KB_RERANK_DEPTH", d.rerank_depth)),
-        rescue_min_score=float(env.get("KB_RESCUE_MIN_SCORE", d.rescue_min_score)),
-        rescue_min_coverage=float(env.get("KB_RESCUE_MIN_COVERAGE", d.rescue_min_coverage)),
-        glossary_matcher=env.get("KB_GLOSSARY_MATCHER", d.glossary_matcher),
-        expansion_weight=float(env.get("KB_EXPANSION_WEIGHT", d.expansion_weight)),
-        anticipated_questions=_flag(
-            env.get("KB_ANTICIPATED_QUESTIONS", "1" if d.anticipated_questions else "0")
-        ),
-        question_weight=float(env.get("KB_QUESTION_WEIGHT", d.question_weight)),
-        question_mode=env.get("KB_QUESTION_MODE", d.question_mode),
-        max_query_chars=int(env.get("KB_MAX_QUERY_CHARS", d.max_query_chars)),
-        min_dense_similarity=float(env.get("KB_MIN_DENSE_SIMILARITY", d.min_dense_similarity)),
-        min_dense_lexical=float(env.get("KB_MIN_DENSE_LEXICAL", d.min_dense_lexical)),
-        min_dense_coverage=float(env.get("KB_MIN_DENSE_COVERAGE", d.min_dense_coverage)),
-    )

@@ -76,7 +76,7 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
-        return cls(WeChatSettings.from_credentials(credentials))
+        return cls(WeChatSettings.from_env(credentials=credentials))
 
     def __init__(
         self, settings: WeChatSettings, api: CustomerServiceClient | None = None,

@@ -1,12 +1,12 @@
-"""Settings of the WeChat channel, read from its `credentials.yml` section.
+"""Settings of the WeChat channel, defined once for the channel (inside Rasa) and the console.
 
-Standard library only, so that the server supervisor (which runs on the action server's Python
-and has neither Rasa nor wechatpy) can import `env_defaults`.
+Both read the same WECHAT_* environment variables through `WeChatSettings.from_env`; the
+channel's `credentials.yml` section adds only tunables that are not secrets. Nothing in
+credentials.yml names a variable, so Rasa (which refuses to start on an unset `${VAR}`) runs
+with or without them, `make shell` included.
 
-`credentials.yml` takes every value from an environment variable (`token: ${WECHAT_TOKEN}`).
-Rasa substitutes variables in unquoted values and refuses to start when one is unset, so the
-supervisor passes an empty string for each unset variable (`env_defaults`), and an empty value
-here means "use the default" (an empty token leaves the channel switched off: it answers 503).
+Standard library only: the channel runs in the Rasa runtime, whose pydantic (1.10, pinned by
+Rasa 3.6) has none of pydantic-settings, and the supervisor and console import this too.
 """
 
 from __future__ import annotations
@@ -18,27 +18,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# The variables that credentials.yml names, with what an empty value means.
-ENV_VARS: dict[str, str] = {
-    "WECHAT_TOKEN": "Token entered in the WeChat admin console; empty: channel off (503)",
-    "WECHAT_APPID": "AppID of the Official Account (needed in safe mode and for the API)",
-    "WECHAT_AES_KEY": "EncodingAESKey (43 characters); empty: plaintext mode only",
-    "WECHAT_SECRET": "AppSecret; empty: no customer-service API, passive replies only",
-    "WECHAT_API_BASE": "WeChat API base URL; empty: https://api.weixin.qq.com",
-    "WECHAT_MODE": "plain | compatible | safe; empty: safe when an AES key is set, else plain",
-    "WECHAT_REPLY_BUDGET": "seconds to wait for a passive reply; empty: 4.0 (0: always async)",
-    "WECHAT_DEDUP_REDIS": "redis://host:port/db shared by every instance: each message is "
-                          "claimed once, one access token for all; empty: per process",
+# The variables WeChat settings are read from: variable -> (setting, what an empty value means).
+ENV_VARS: dict[str, tuple[str, str]] = {
+    "WECHAT_TOKEN": ("token", "Token entered in the WeChat admin console; empty: channel off"
+                              " (503)"),
+    "WECHAT_APPID": ("app_id", "AppID of the Official Account (safe mode and the API)"),
+    "WECHAT_AES_KEY": ("encoding_aes_key", "EncodingAESKey (43 characters); empty: plaintext"
+                                           " mode only"),
+    "WECHAT_SECRET": ("app_secret", "AppSecret; empty: no customer-service API, passive"
+                                    " replies only"),
+    "WECHAT_API_BASE": ("api_base", "WeChat API base URL; empty: https://api.weixin.qq.com"),
+    "WECHAT_MODE": ("mode", "plain | compatible | safe; empty: safe when an AES key is set,"
+                            " else plain"),
+    "WECHAT_REPLY_BUDGET": ("reply_budget_seconds", "seconds to wait for a passive reply;"
+                                                    " empty: 4.0 (0: always async)"),
+    "WECHAT_DEDUP_REDIS": ("dedup_redis_url", "redis://host:port/db shared by every instance:"
+                                              " each message claimed once, one access token"
+                                              " for all; empty: per process"),
 }
+SECRET_SETTINGS = ("token", "encoding_aes_key", "app_secret")  # never in credentials.yml
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 MODES = ("plain", "compatible", "safe")
-
-
-def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """An empty value for each WeChat variable the environment lacks (Rasa needs them all set)."""
-    env = os.environ if environ is None else environ
-    return {name: "" for name in ENV_VARS if name not in env}
 
 
 class WeChatConfigError(ValueError):
@@ -111,7 +112,23 @@ class WeChatSettings:
         }
 
     @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None,
+                 credentials: Mapping[str, Any] | None = None) -> WeChatSettings:
+        """The WECHAT_* variables, then the channel's non-empty credentials.yml values."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {key: env[name] for name, (key, _) in ENV_VARS.items()
+                                  if name in env}
+        for key, value in (credentials or {}).items():
+            if key in SECRET_SETTINGS and _text(value):
+                raise WeChatConfigError(f"wechat: {key} belongs in the environment"
+                                        f" ({_variable(key)}), not in credentials.yml")
+            if _text(value):
+                values[key] = value
+        return cls.from_credentials(values)
+
+    @classmethod
     def from_credentials(cls, credentials: Mapping[str, Any] | None) -> WeChatSettings:
+        """Validated settings from raw values (empty = default); bad ones refuse the start."""
         creds: Mapping[str, Any] = credentials or {}
         d = cls()
         aes_key = _text(creds.get("encoding_aes_key"))
@@ -151,6 +168,10 @@ class WeChatSettings:
                 creds, "api_timeout_seconds", d.api_timeout_seconds, 0.1),
             welcome_text=_text(creds.get("welcome_text")),
         )
+
+
+def _variable(key: str) -> str:
+    return next(name for name, (k, _) in ENV_VARS.items() if k == key)
 
 
 def _check_aes_key(key: str) -> None:

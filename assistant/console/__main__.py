@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
-import os
 import sys
 
 import uvicorn
@@ -18,7 +17,7 @@ import uvicorn
 from assistant.console.app import create_app
 from assistant.console.delivery import RasaGateway
 from assistant.console.users import ROLES, ConsoleDatabase
-from assistant.settings import RuntimeSettings
+from assistant.settings import ConsoleAccountSettings, RuntimeSettings
 from knowledge.knowledge_base import KnowledgeBase
 
 log = logging.getLogger("assistant.console")
@@ -32,11 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--role", choices=ROLES, default="staff")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = RuntimeSettings.from_env()
+    settings, accounts = RuntimeSettings(), ConsoleAccountSettings()
     db = ConsoleDatabase(settings.console_db, settings.session_hours)
 
     if args.command == "add-user":
-        password = os.environ.get("CONSOLE_PASSWORD") or getpass.getpass("password: ")
+        password = accounts.password.get_secret_value() or getpass.getpass("password: ")
         try:
             user = db.add_user(args.username, password, args.role)
         except ValueError as exc:
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"account {user.username} ({user.role}) saved in {settings.console_db}")
         return 0
 
-    first_admin = os.environ.get("CONSOLE_ADMIN_PASSWORD", "")
+    first_admin = accounts.first_admin_password.get_secret_value()
     if not db.has_users():
         if first_admin:
             db.add_user("admin", first_admin, "admin")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -58,17 +57,6 @@ class HttpxTransport:
         await self._client.aclose()
 
 
-def wechat_settings_from_env(environ: Mapping[str, str] | None = None) -> WeChatSettings:
-    env = os.environ if environ is None else environ
-    return WeChatSettings.from_credentials({
-        "token": env.get("WECHAT_TOKEN", ""), "app_id": env.get("WECHAT_APPID", ""),
-        "encoding_aes_key": env.get("WECHAT_AES_KEY", ""),
-        "app_secret": env.get("WECHAT_SECRET", ""), "api_base": env.get("WECHAT_API_BASE", ""),
-        "mode": env.get("WECHAT_MODE", ""),
-        "dedup_redis_url": env.get("WECHAT_DEDUP_REDIS", ""),  # shares the access token
-    })
-
-
 class RasaGateway:
     """What the console asks of the running Rasa server."""
 
@@ -76,7 +64,7 @@ class RasaGateway:
                  timeout_seconds: float = 30.0) -> None:
         self.settings = settings
         self._http = httpx.AsyncClient(timeout=timeout_seconds)
-        self._wechat = wechat if wechat is not None else wechat_settings_from_env()
+        self._wechat = wechat if wechat is not None else WeChatSettings.from_env()
         self._wechat_client: CustomerServiceClient | None = None
 
     async def close(self) -> None:

@@ -4,7 +4,6 @@ benchmark can start a profile beside whatever else runs on the machine."""
 from __future__ import annotations
 
 import socket
-from dataclasses import replace
 from pathlib import Path
 
 from assistant.settings import RuntimeSettings
@@ -37,10 +36,11 @@ def free_ports_from(count: int) -> int:
 def on_free_ports(settings: RuntimeSettings, postgres_data_dir: Path) -> RuntimeSettings:
     """`settings` with every port free, and the scaled profile's PostgreSQL cluster in
     `postgres_data_dir` (under root it must be reachable by the postgres system user)."""
-    scale = settings.scale
-    return replace(
-        settings, rasa_port=free_port(), action_port=free_port(), console_port=free_port(),
-        scale=replace(scale, rasa_base_port=free_ports_from(scale.rasa_instances),
-                      action_base_port=free_ports_from(scale.action_instances),
-                      postgres_port=free_port(), redis_port=free_port(),
-                      postgres_data_dir=str(postgres_data_dir)))
+    scale = settings.scale.model_copy(update={
+        "rasa_base_port": free_ports_from(settings.scale.rasa_instances),
+        "action_base_port": free_ports_from(settings.scale.action_instances),
+        "postgres_port": free_port(), "redis_port": free_port(),
+        "postgres_data_dir": str(postgres_data_dir)})
+    return settings.model_copy(update={
+        "rasa_port": free_port(), "action_port": free_port(), "console_port": free_port(),
+        "scale": scale}).with_local_secrets()

@@ -57,7 +57,7 @@ class PostgresCluster:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
         pwfile = self.data_dir.parent / f".{self.data_dir.name}.pw"
-        pwfile.write_text(self.scale.postgres_password + "\n")
+        pwfile.write_text(self.scale.postgres_password.get_secret_value() + "\n")
         if self.run_as:
             owner = pwd.getpwnam(self.run_as)
             os.chown(self.data_dir, owner.pw_uid, owner.pw_gid)
@@ -96,7 +96,7 @@ class PostgresCluster:
         """Creates the tracker database before any Rasa instance starts, so that two instances
         never race to create it."""
         s = self.scale
-        env = {"PGPASSWORD": s.postgres_password}
+        env = {"PGPASSWORD": s.postgres_password.get_secret_value()}
         base = [str(self.bin / "psql"), "-h", s.postgres_host, "-p", str(s.postgres_port), "-U",
                 s.postgres_user, "-d", "postgres", "-tAc"]
         exists = self._run(*base, f"SELECT 1 FROM pg_database WHERE datname = '{s.postgres_db}'",

@@ -72,7 +72,7 @@ def render_text(a: Assessment) -> str:
 
 
 def cmd_assess(args: argparse.Namespace, kb: KnowledgeBase) -> int:
-    engine = EligibilityEngine.from_knowledge_base(kb)
+    engine = kb.eligibility_engine()
     try:
         # Loaded up front: a broken rules file is one error, not one per input line.
         rules = engine.rules

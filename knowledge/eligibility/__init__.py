@@ -4,7 +4,7 @@ Rules and the industry lexicon are data (knowledge/data/eligibility_rules.yml,
 knowledge/data/industry_lexicon.yml, documented in docs/eligibility.md); this package only
 validates and applies them. Entry point for callers (the CLI, the Rasa action):
 
-    engine = EligibilityEngine.from_knowledge_base(kb)
+    engine = kb.eligibility_engine()
     engine.assess({"industry": "石墨烯导热膜", "scale": "small", ...}).to_json()
 """
 

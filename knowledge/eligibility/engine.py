@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from knowledge.eligibility.assessment import Assessment, CitedItem, Reason
 from knowledge.eligibility.facts import UNDETERMINED
@@ -37,9 +37,6 @@ from knowledge.language.normalizer import TextNormalizer
 from knowledge.models import Clause, DocumentInfo
 from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
 from knowledge.store.clause_store import ClauseStore
-
-if TYPE_CHECKING:
-    from knowledge.knowledge_base import KnowledgeBase
 
 RULES_FILE = "eligibility_rules.yml"
 LEXICON_FILE = "industry_lexicon.yml"
@@ -155,13 +152,6 @@ class EligibilityEngine:
         self._rules = ReloadingFile(rules_path, load_rules)
         self._lexicon = ReloadingFile(lexicon_path, load_lexicon)
         self._classifier: IndustryClassifier | None = None
-
-    @classmethod
-    def from_knowledge_base(cls, kb: KnowledgeBase,
-                            versions: Mapping[str, str] | None = None) -> EligibilityEngine:
-        """The engine over the knowledge base's store, with data files from its data_dir."""
-        data = kb.settings.data_dir
-        return cls(kb.store, kb.normalizer, data / RULES_FILE, data / LEXICON_FILE, versions)
 
     @property
     def rules(self) -> RuleSet:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -54,9 +54,7 @@ class Assistant:
 @pytest.fixture(scope="session")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> RuntimeSettings:
     var = tmp_path_factory.mktemp("var")
-    return replace(
-        RuntimeSettings.from_env({}), rasa_port=free_port(), action_port=free_port(), var_dir=var
-    )
+    return RuntimeSettings().model_copy(update={"rasa_port": free_port(), "action_port": free_port(), "var_dir": var})
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +77,7 @@ def action_server_process(runtime: RuntimeSettings, kb_home: Path) -> Iterator[S
 
 @pytest.fixture(scope="session")
 def rasa_server_process(runtime: RuntimeSettings) -> Iterator[ServerProcess]:
-    server = rasa_server(runtime, ensure_model(RuntimeSettings.from_env({})))
+    server = rasa_server(runtime, ensure_model(RuntimeSettings()))
     server.start()
     try:
         server.wait_healthy(300)

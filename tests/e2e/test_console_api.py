@@ -21,11 +21,11 @@ from assistant.channels.wechat_config import WeChatSettings
 from assistant.console.app import create_app
 from assistant.console.delivery import RasaGateway
 from assistant.console.users import ConsoleDatabase
+from bench.fake_wechat_api import FakeWeChatApi
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import KnowledgeSettings
 from tests.e2e.conftest import Assistant
 from tests.e2e.console_documents import NOTICE_TITLE, NOTICE_V1, NOTICE_V2, notice_file
-from tests.e2e.fake_wechat_api import FakeWeChatApi
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "console-test-pw"

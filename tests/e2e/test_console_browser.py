@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,7 @@ QUESTION = "企业信用修复的办理时限是几天"
 
 @pytest.fixture(scope="module")
 def console_url(assistant: Assistant, kb_home: Path) -> Iterator[str]:
-    settings = replace(assistant.settings, console_port=free_port())
+    settings = assistant.settings.model_copy(update={"console_port": free_port()})
     # First run: no accounts yet, so the service creates `admin` from CONSOLE_ADMIN_PASSWORD.
     server: ServerProcess = console_server(settings, env={
         "KB_HOME": str(kb_home), "CONSOLE_ADMIN_PASSWORD": ADMIN_PASSWORD})

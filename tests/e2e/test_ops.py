@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -133,7 +132,7 @@ def test_console_is_ready_only_while_rasa_answers(
             "database": "ok", "rasa": "ok"}
         assert console.get("/api/health").json()["status"] == "ok"
 
-    nowhere = replace(assistant.settings, rasa_port=free_port())  # nothing listens there
+    nowhere = assistant.settings.model_copy(update={"rasa_port": free_port()})  # nothing listens there
     app = create_app(nowhere, kb, db, RasaGateway(nowhere))
     with TestClient(app) as console:
         resp = console.get("/api/ready")

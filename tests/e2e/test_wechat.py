@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,8 +23,8 @@ import pytest
 from assistant.model_builder import ensure_model
 from assistant.servers import ServerProcess, rasa_server
 from assistant.settings import RuntimeSettings
+from bench.fake_wechat_api import FakeWeChatApi, WeChatPusher
 from tests.e2e.conftest import free_port
-from tests.e2e.fake_wechat_api import FakeWeChatApi, WeChatPusher
 
 pytestmark = pytest.mark.e2e
 
@@ -78,14 +78,13 @@ def wechat_servers(
     http: httpx.Client, tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, WeChatServer]]:
     """Two Rasa servers on the shared action server, started side by side."""
-    model = ensure_model(RuntimeSettings.from_env({}))
+    model = ensure_model(RuntimeSettings())
     env = {"WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APP_ID, "WECHAT_AES_KEY": AES_KEY,
            "WECHAT_SECRET": SECRET, "WECHAT_API_BASE": fake_api.url,
            "WECHAT_MODE": "compatible"}
     servers: dict[str, WeChatServer] = {}
     for name, budget in (("passive", "4"), ("async", "0")):
-        settings = replace(runtime, rasa_port=free_port(),
-                           var_dir=Path(tmp_path_factory.mktemp(f"wechat-{name}")))
+        settings = runtime.model_copy(update={"rasa_port": free_port(), "var_dir": Path(tmp_path_factory.mktemp(f"wechat-{name}"))})
         process = rasa_server(settings, model, env={**env, "WECHAT_REPLY_BUDGET": budget})
         pusher = WeChatPusher(f"{settings.rasa_url}/webhooks/wechat/webhook", TOKEN, APP_ID,
                               AES_KEY, http)

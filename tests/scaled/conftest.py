@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -121,9 +121,9 @@ def postgres_dir() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def scaled(tmp_path_factory: pytest.TempPathFactory, scaled_kb_home: Path,
            postgres_dir: Path) -> Iterator[ScaledAssistant]:
-    base = RuntimeSettings.from_env({})
+    base = RuntimeSettings()
     settings = on_free_ports(
-        replace(base, profile=SCALED, var_dir=tmp_path_factory.mktemp("scaled-var")),
+        base.model_copy(update={"profile": SCALED, "var_dir": tmp_path_factory.mktemp("scaled-var")}),
         postgres_dir)
     deployment = build_deployment(settings, ensure_model(base),
                                   action_env={"KB_HOME": str(scaled_kb_home)})

@@ -1,18 +1,17 @@
-"""WeChat channel settings: from credentials.yml, every value from the environment."""
+"""WeChat channel settings: WECHAT_* from the environment, tunables from credentials.yml."""
 
 from __future__ import annotations
 
 import base64
-import re
 
 import pytest
 import yaml
 
 from assistant.channels.wechat_config import (
     ENV_VARS,
+    SECRET_SETTINGS,
     WeChatConfigError,
     WeChatSettings,
-    env_defaults,
 )
 from tests.conftest import PROJECT_ROOT
 
@@ -21,19 +20,33 @@ AES_KEY = base64.b64encode(bytes(range(32))).decode()[:-1]
 SECTION = "assistant.channels.wechat.WeChatInput"
 
 
-def test_credentials_section_takes_every_variable_unquoted() -> None:
+def test_credentials_section_names_no_variable_and_no_secret() -> None:
+    """Rasa refuses to start on an unset ${VAR}: nothing there may depend on the environment."""
     text = (ROOT / "credentials.yml").read_text(encoding="utf-8")
-    section = yaml.safe_load(text)[SECTION]
-    referenced = {m.group(1) for v in section.values()
-                  for m in [re.fullmatch(r"\$\{(\w+)\}", str(v))] if m}
-    assert referenced == set(ENV_VARS)
-    for name in ENV_VARS:  # Rasa substitutes only in unquoted values
-        assert re.search(rf"^\s+\w+: \$\{{{name}\}}\s*$", text, re.MULTILINE), name
+    assert "${" not in text
+    section = yaml.safe_load(text)[SECTION] or {}
+    assert not set(section) & set(SECRET_SETTINGS)
+    WeChatSettings.from_env({}, credentials=section)  # the shipped tunables are valid
 
 
-def test_env_defaults_fill_only_unset_variables() -> None:
-    assert env_defaults({"WECHAT_TOKEN": "t"}) == {n: "" for n in ENV_VARS if n != "WECHAT_TOKEN"}
-    assert env_defaults(dict.fromkeys(ENV_VARS, "x")) == {}
+def test_every_variable_reaches_its_setting() -> None:
+    values = {"WECHAT_TOKEN": "tok", "WECHAT_APPID": "wx1", "WECHAT_AES_KEY": AES_KEY,
+              "WECHAT_SECRET": "sec", "WECHAT_API_BASE": "http://127.0.0.1:9/",
+              "WECHAT_MODE": "compatible", "WECHAT_REPLY_BUDGET": "1.5",
+              "WECHAT_DEDUP_REDIS": "redis://127.0.0.1:6379/1"}
+    assert set(values) == set(ENV_VARS)
+    s = WeChatSettings.from_env(values)
+    assert (s.token, s.app_id, s.encoding_aes_key, s.app_secret) == ("tok", "wx1", AES_KEY, "sec")
+    assert (s.api_base, s.mode, s.reply_budget_seconds) == ("http://127.0.0.1:9", "compatible", 1.5)
+    assert s.dedup_redis_url == "redis://127.0.0.1:6379/1"
+    assert WeChatSettings.from_env({}) == WeChatSettings()
+
+
+def test_credentials_tunables_apply_and_secrets_there_are_refused() -> None:
+    s = WeChatSettings.from_env({"WECHAT_TOKEN": "t"}, credentials={"max_body_bytes": 4096})
+    assert s.token == "t" and s.max_body_bytes == 4096
+    with pytest.raises(WeChatConfigError, match="WECHAT_SECRET"):
+        WeChatSettings.from_env({}, credentials={"app_secret": "in-the-file"})
 
 
 def test_empty_values_mean_defaults_and_an_empty_token_switches_the_channel_off() -> None:

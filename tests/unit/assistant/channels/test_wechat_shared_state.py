@@ -3,17 +3,16 @@ instances claim messages there, and they and the console keep one access token t
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
+from assistant.channels.wechat_config import WeChatSettings
 from assistant.channels.wechat_token_cache import LocalTokenCache, RedisTokenCache, token_cache
-from assistant.console.delivery import wechat_settings_from_env
 from assistant.scaleout.deployment import build_deployment
 from assistant.settings import EMBEDDED, SCALED, RuntimeSettings
 
 
 def _wechat_processes(profile: str) -> dict[str, str | None]:
-    settings = replace(RuntimeSettings.from_env({}), profile=profile)
+    settings = RuntimeSettings().model_copy(update={"profile": profile})
     deployment = build_deployment(settings, Path("models/any.tar.gz"))
     return {p.name: p.env.get("WECHAT_DEDUP_REDIS") for p in deployment
             if p.name.startswith(("rasa server", "staff console"))}
@@ -31,8 +30,8 @@ def test_embedded_processes_keep_wechat_state_to_themselves() -> None:
 
 
 def test_the_console_reads_the_shared_redis_and_builds_a_shared_token_cache() -> None:
-    wechat = wechat_settings_from_env({"WECHAT_APPID": "wx1", "WECHAT_SECRET": "s",
-                                       "WECHAT_DEDUP_REDIS": "redis://127.0.0.1:6379/1"})
+    wechat = WeChatSettings.from_env({"WECHAT_APPID": "wx1", "WECHAT_SECRET": "s",
+                                      "WECHAT_DEDUP_REDIS": "redis://127.0.0.1:6379/1"})
     assert wechat.dedup_redis_url == "redis://127.0.0.1:6379/1"
     assert isinstance(token_cache(wechat.dedup_redis_url, wechat.app_id), RedisTokenCache)
     assert isinstance(token_cache("", "wx1"), LocalTokenCache)

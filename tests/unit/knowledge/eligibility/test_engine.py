@@ -126,7 +126,7 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
 
 @pytest.fixture(scope="module")
 def engine(kb: KnowledgeBase) -> EligibilityEngine:
-    return EligibilityEngine.from_knowledge_base(kb)
+    return kb.eligibility_engine()
 
 
 def fired(a: Assessment, effect: str | None = None) -> set[str]:
@@ -399,17 +399,17 @@ def amended_kb(tmp_path: Path) -> KnowledgeBase:
 
 def test_the_version_in_force_is_quoted(amended_kb: KnowledgeBase) -> None:
     _republish(amended_kb, "2020", "2020-06-01", {"工作任务/2": "提前2至3天发布预警信息。"})
-    a = EligibilityEngine.from_knowledge_base(amended_kb).assess(profile())
+    a = amended_kb.eligibility_engine().assess(profile())
     assert a.document["version"] == "2020"
     warning = next(r for r in a.reasons if r.rule == "safeguard_early_warning")
     assert (warning.version, warning.clause_text) == ("2020", "提前2至3天发布预警信息。")
-    pinned = EligibilityEngine.from_knowledge_base(amended_kb, versions={DOC: "2019"})
+    pinned = amended_kb.eligibility_engine(versions={DOC: "2019"})
     assert pinned.assess(profile()).document["version"] == "2019"
 
 
 def test_an_amendment_that_drops_a_cited_clause_is_caught(amended_kb: KnowledgeBase) -> None:
     _republish(amended_kb, "2021", "2021-01-01", {"工作任务/6": None})
-    engine = EligibilityEngine.from_knowledge_base(amended_kb)
+    engine = amended_kb.eligibility_engine()
     problems = engine.check()
     assert problems and all("工作任务/6" in p for p in problems)
     assert any(p.startswith(f"{DEFAULT_RULES_PATH}:") and "measure policy_consultation" in p
@@ -419,7 +419,7 @@ def test_an_amendment_that_drops_a_cited_clause_is_caught(amended_kb: KnowledgeB
 
 
 def test_an_empty_store_says_to_ingest(tmp_path: Path) -> None:
-    engine = EligibilityEngine.from_knowledge_base(KnowledgeBase(KnowledgeSettings(home=tmp_path)))
+    engine = KnowledgeBase(KnowledgeSettings(home=tmp_path)).eligibility_engine()
     with pytest.raises(ClauseUnavailable, match="bin/kb ingest"):
         engine.assess(profile())
 

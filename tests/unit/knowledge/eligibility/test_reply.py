@@ -15,7 +15,7 @@ from knowledge.eligibility.reply import (
 
 @pytest.fixture(scope="module")
 def engine(built_kb) -> EligibilityEngine:
-    return EligibilityEngine.from_knowledge_base(built_kb)
+    return built_kb.eligibility_engine()
 
 
 PRIORITY = {"industry": "石墨烯导热膜", "procedures_complete": True,

@@ -105,8 +105,7 @@ def test_amended_opinion_add_diff_refuse_fix_publish(kb: KnowledgeBase, tmp_path
                    for h in top(audit, NEW_ITEM_QUESTION).hits)
 
     # the eligibility engine quotes the version in force, and every cited clause is there
-    from knowledge.eligibility.engine import EligibilityEngine
-    engine = EligibilityEngine.from_knowledge_base(kb)
+    engine = kb.eligibility_engine()
     assert engine.check() == []
     assessed = engine.assess({"industry": "钢铁", "meets_emission_standards": True})
     assert assessed.document["version"] == "2025"

@@ -4,7 +4,6 @@ bad queries, health. The dense leg and the shipped default are in test_retrieval
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -149,7 +148,7 @@ def test_staff_add_a_question_without_retraining(tmp_path: Path, bm25_kb: Knowle
     for name in ("glossary.yml", "stopwords.txt", "normalization.yml"):
         (data / name).write_text((bm25_kb.settings.data_dir / name).read_text(encoding="utf-8"),
                                  encoding="utf-8")
-    settings = replace(bm25_kb.settings, home=tmp_path / "kb", data_dir=data)
+    settings = bm25_kb.settings.model_copy(update={"home": tmp_path / "kb", "data_dir": data})
     kb = KnowledgeBase(settings)
     kb.ingest_sources()
     question = "蓝天保卫战期间咋安排生产"  # no word in common with the clause text

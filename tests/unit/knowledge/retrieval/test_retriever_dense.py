@@ -7,7 +7,6 @@ session-wide `built_kb` of tests/conftest.py, built with the default settings.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +97,7 @@ def test_rescue_skips_the_encoder_when_bm25_is_strong(built_kb: KnowledgeBase) -
 @needs_model
 def test_generation_without_vectors_is_encoded_on_load(built_kb: KnowledgeBase,
                                                        tmp_path: Path) -> None:
-    settings = replace(built_kb.settings, home=tmp_path)
+    settings = built_kb.settings.model_copy(update={"home": tmp_path})
     IndexBuilder(settings.index_root, built_kb.tokenizer).build(built_kb.store.passages())
     retriever = Retriever(settings, built_kb.normalizer, built_kb.tokenizer, built_kb.encoder)
     assert retriever.health()["legs"]["dense"]

@@ -17,7 +17,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.conversation import last_user_text
 from actions.knowledge_client import eligibility_engine, profile_extractor
+from conversation.slots import HUMAN_OFFERED, LAST_ASSESSMENT, LAST_CITATIONS
 from knowledge.eligibility import ProfileError
+from knowledge.eligibility.facts import KEY_PROJECT_LEVELS, SCALES
 from knowledge.eligibility.profile import Profile
 from knowledge.eligibility.profile_extractor import UNKNOWN
 from knowledge.eligibility.reply import detail_parts, missing_facts, summary_parts
@@ -27,8 +29,6 @@ from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
 log = logging.getLogger(__name__)
 
 PROFILE_SLOTS = tuple(Profile.field_order())
-SCALES = ("micro", "small", "medium", "large")
-KEY_PROJECTS = ("none", "national", "provincial", "municipal")
 POLICY_QUESTION_INTENTS = frozenset({"ask_policy", "ask_measures"})
 # Messages that say nothing about the enterprise: while the form asks "what do you make?",
 # "谢谢你" must not become the industry. Their own rules answer them; the form asks again.
@@ -108,7 +108,7 @@ class ValidateEnterpriseProfileForm(FormValidationAction):
         return {"scale": value if value in SCALES else None}
 
     def validate_key_project(self, value: Any, *_: Any) -> dict[str, Any]:
-        return {"key_project": value if value in (*KEY_PROJECTS, UNKNOWN) else None}
+        return {"key_project": value if value in (*KEY_PROJECT_LEVELS, UNKNOWN) else None}
 
     def _boolean(self, name: str, value: Any) -> dict[str, Any]:
         return {name: value if isinstance(value, bool) or value == UNKNOWN else None}
@@ -143,7 +143,7 @@ class ActionAssessEnterprise(Action):
         except (ProfileError, KnowledgeBaseUnavailable):
             log.exception("assessment failed for %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_kb_unavailable")
-            return [SlotSet("human_offered", True)]
+            return [SlotSet(HUMAN_OFFERED, True)]
         parts = summary_parts(assessment)
         if assessment["category"] is None:
             dispatcher.utter_message(
@@ -154,8 +154,8 @@ class ActionAssessEnterprise(Action):
             dispatcher.utter_message(response="utter_assessment", **parts)
         citations = [r["citation"] for r in assessment["reasons"]
                      if r.get("effect") != "overridden"]
-        return [SlotSet("last_assessment", assessment), SlotSet("last_citations", citations),
-                SlotSet("human_offered", False)]
+        return [SlotSet(LAST_ASSESSMENT, assessment), SlotSet(LAST_CITATIONS, citations),
+                SlotSet(HUMAN_OFFERED, False)]
 
 
 class ActionExplainAssessment(Action):
@@ -167,7 +167,7 @@ class ActionExplainAssessment(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        assessment = tracker.get_slot("last_assessment")
+        assessment = tracker.get_slot(LAST_ASSESSMENT)
         if not assessment:
             dispatcher.utter_message(response="utter_no_assessment_yet")
             return []

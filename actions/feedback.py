@@ -9,6 +9,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from conversation.slots import HUMAN_OFFERED, LAST_CITATIONS, LAST_QUESTION, NEGATIVE_FEEDBACK
+
 log = logging.getLogger(__name__)
 
 
@@ -20,11 +22,11 @@ class ActionRecordNegativeFeedback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         feedback = {
-            "question": tracker.get_slot("last_question") or "",
-            "citations": tracker.get_slot("last_citations") or [],
+            "question": tracker.get_slot(LAST_QUESTION) or "",
+            "citations": tracker.get_slot(LAST_CITATIONS) or [],
             "comment": tracker.latest_message.get("text") or "",
         }
         # The slot event lands in the tracker store, where staff review picks it up.
         log.info("negative feedback sender=%s %s", tracker.sender_id, feedback)
         dispatcher.utter_message(response="utter_complain")
-        return [SlotSet("negative_feedback", feedback), SlotSet("human_offered", True)]
+        return [SlotSet(NEGATIVE_FEEDBACK, feedback), SlotSet(HUMAN_OFFERED, True)]

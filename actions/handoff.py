@@ -9,6 +9,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from conversation.slots import (
+    HANDOFF_ACCEPTED_OFFER,
+    HANDOFF_REASON,
+    HANDOFF_USER_REQUEST,
+    HUMAN_OFFERED,
+    NEEDS_HUMAN,
+)
+
 log = logging.getLogger(__name__)
 
 
@@ -20,8 +28,8 @@ class ActionHandoffToHuman(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        reason = "user_request" if intent == "request_human" else "accepted_offer"
+        reason = HANDOFF_USER_REQUEST if intent == "request_human" else HANDOFF_ACCEPTED_OFFER
         log.info("handoff sender=%s reason=%s", tracker.sender_id, reason)
         dispatcher.utter_message(response="utter_handoff")
-        return [SlotSet("needs_human", True), SlotSet("handoff_reason", reason),
-                SlotSet("human_offered", False)]
+        return [SlotSet(NEEDS_HUMAN, True), SlotSet(HANDOFF_REASON, reason),
+                SlotSet(HUMAN_OFFERED, False)]

@@ -16,6 +16,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import last_user_text
 from actions.knowledge_client import knowledge_base
+from conversation.slots import (
+    FALLBACK_COUNT,
+    HUMAN_OFFERED,
+    LAST_CITATIONS,
+    LAST_QUESTION,
+    LAST_RETRIEVAL,
+)
 from knowledge.retrieval.answering import AnswerKind, PolicyAnswer, answer_message
 from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
 from knowledge.retrieval.version_reference import requested_versions
@@ -48,7 +55,7 @@ class ActionAnswerPolicyQuestion(Action):
     ) -> list[dict[str, Any]]:
         question = last_user_text(tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        events: list[dict[str, Any]] = [SlotSet("last_question", question)]
+        events: list[dict[str, Any]] = [SlotSet(LAST_QUESTION, question)]
         understood = intent in POLICY_INTENTS
         try:
             kb = knowledge_base()
@@ -61,11 +68,11 @@ class ActionAnswerPolicyQuestion(Action):
         except KnowledgeBaseUnavailable:
             log.exception("knowledge base unavailable for %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_kb_unavailable")
-            return [*events, SlotSet("human_offered", True)]
+            return [*events, SlotSet(HUMAN_OFFERED, True)]
 
         log.info("sender=%s intent=%s answers=%s", tracker.sender_id, intent,
                  [a.kind.value for a in answers])
-        events.append(SlotSet("last_retrieval", [
+        events.append(SlotSet(LAST_RETRIEVAL, [
             {"question": a.question, "outcome": a.kind.value, "evidence": a.evidence}
             for a in answers]))
         answered = [a for a in answers if a.kind is AnswerKind.ANSWER]
@@ -73,19 +80,19 @@ class ActionAnswerPolicyQuestion(Action):
             for answer in answers:
                 _render_answer(dispatcher, answer, several=len(answers) > 1)
             citations = [c for a in answered for c in (a.citation, *a.see_also)]
-            return [*events, SlotSet("human_offered", False), SlotSet("fallback_count", 0),
-                    SlotSet("last_citations", citations)]
+            return [*events, SlotSet(HUMAN_OFFERED, False), SlotSet(FALLBACK_COUNT, 0),
+                    SlotSet(LAST_CITATIONS, citations)]
 
         only = answers[0]
         if only.kind is AnswerKind.NOT_COVERED:
             dispatcher.utter_message(response="utter_not_covered")
-            return [*events, SlotSet("human_offered", True), SlotSet("last_citations", [])]
+            return [*events, SlotSet(HUMAN_OFFERED, True), SlotSet(LAST_CITATIONS, [])]
 
-        misses = int(tracker.get_slot("fallback_count") or 0) + 1
+        misses = int(tracker.get_slot(FALLBACK_COUNT) or 0) + 1
         if misses >= FALLBACKS_BEFORE_HUMAN:
             dispatcher.utter_message(response="utter_offer_human_after_fallback")
-            return [*events, SlotSet("human_offered", True), SlotSet("fallback_count", 0),
-                    SlotSet("last_citations", [])]
+            return [*events, SlotSet(HUMAN_OFFERED, True), SlotSet(FALLBACK_COUNT, 0),
+                    SlotSet(LAST_CITATIONS, [])]
         if only.suggestions:
             dispatcher.utter_message(
                 response="utter_did_you_mean",
@@ -94,5 +101,5 @@ class ActionAnswerPolicyQuestion(Action):
             )
         else:
             dispatcher.utter_message(response="utter_did_not_understand")
-        return [*events, SlotSet("human_offered", False), SlotSet("fallback_count", misses),
-                SlotSet("last_citations", [])]
+        return [*events, SlotSet(HUMAN_OFFERED, False), SlotSet(FALLBACK_COUNT, misses),
+                SlotSet(LAST_CITATIONS, [])]

@@ -13,6 +13,8 @@ import signal
 import sys
 import time
 
+from pydantic import ValidationError
+
 from assistant.model_builder import ensure_model
 from assistant.scaleout.deployment import build_deployment
 from assistant.servers import ServerStartError
@@ -23,7 +25,11 @@ log = logging.getLogger("assistant")
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    settings = RuntimeSettings().with_local_secrets()
+    try:
+        settings = RuntimeSettings().with_local_secrets()
+    except ValidationError as exc:  # names each variable and what it must be
+        log.error("the environment does not configure the assistant: %s", exc)
+        return 2
     model = ensure_model(settings)
     stopping = False
 

@@ -24,6 +24,8 @@ from typing import Any, Protocol, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from conversation.slots import HANDOFF_REASON, HANDOFF_REASONS, NEGATIVE_FEEDBACK
+
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # the text format every Prometheus version reads
 
 # Channels users reach the assistant through; anything else is counted as "other".
@@ -50,9 +52,6 @@ HUMAN_OFFERS: Mapping[str, str] = {
 }
 # Handoffs and feedback are counted from the slots their actions set, not from the action
 # event: Rasa logs an ActionExecuted even when the action server could not run the action.
-HANDOFF_SLOT = "handoff_reason"
-HANDOFF_REASONS = frozenset({"user_request", "accepted_offer"})
-NEGATIVE_FEEDBACK_SLOT = "negative_feedback"
 
 TURN_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 8.0, 15.0, 30.0)
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -130,10 +129,10 @@ class RasaMetrics:
             self.fallbacks.labels("core").inc()
         elif kind == "slot":
             name, value = event.get("name"), event.get("value")
-            if name == HANDOFF_SLOT and value:
+            if name == HANDOFF_REASON and value:
                 known = isinstance(value, str) and value in HANDOFF_REASONS
                 self.handoffs.labels(value if known else OTHER).inc()
-            elif name == NEGATIVE_FEEDBACK_SLOT and value:
+            elif name == NEGATIVE_FEEDBACK and value:
                 self.negative_feedback.inc()
 
     def _user(self, event: Mapping[str, Any]) -> None:

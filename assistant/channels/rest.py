@@ -23,14 +23,15 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from assistant.channels.messages import MESSAGES
 from assistant.channels.staff_replies import HUMAN_HAS_TAKEN_OVER, STAFF_METADATA_KEY
+from conversation.limits import MAX_MESSAGE_CHARS
 from observability.rasa_metrics import timed_turn
 
 log = logging.getLogger(__name__)
 
-EMPTY_MESSAGE_REPLY = "您好，请直接输入您想咨询的政策问题，比如“审批有没有绿色通道？”"
-NO_REPLY_FALLBACK = "抱歉，系统暂时有点忙，没能处理您的消息，请稍后再试。需要人工请说“转人工”。"
-MAX_MESSAGE_CHARS = 2000
+EMPTY_MESSAGE_REPLY = MESSAGES.empty_message
+NO_REPLY_FALLBACK = MESSAGES.no_reply
 
 
 async def _conversation_is_paused(sender_id: str) -> bool:

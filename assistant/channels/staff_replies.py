@@ -4,6 +4,8 @@ Shared by the REST channel (its outbox returns these) and the console (which wri
 kept free of Rasa imports because the console runs in the action server's runtime.
 """
 
+from assistant.channels.messages import MESSAGES
+
 STAFF_METADATA_KEY = "staff"  # bot event metadata: the staff member's user name
 # What a user hears when they write while staff hold the conversation (Rasa stays quiet).
-HUMAN_HAS_TAKEN_OVER = "已收到。您的咨询已由工作人员接手，他们会在这里尽快回复您。"
+HUMAN_HAS_TAKEN_OVER = MESSAGES.human_has_taken_over

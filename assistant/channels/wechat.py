@@ -31,6 +31,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from assistant.channels.messages import MESSAGES
 from assistant.channels.rest import guard_turn
 from assistant.channels.wechat_api import (
     AiohttpTransport,
@@ -45,18 +46,6 @@ from assistant.channels.wechat_token_cache import token_cache
 
 log = logging.getLogger(__name__)
 
-WELCOME_TEXT = (
-    "您好，欢迎关注！我是河北生态环境差别化管控政策咨询助手，可以解答：\n"
-    "· 哪些行业、企业优先保障\n"
-    "· 错峰生产、关停的规定\n"
-    "· 绿色通道、财税、电价等支持措施\n"
-    "· 重污染天气预警、执法检查的要求\n"
-    "回答会注明出自哪一条。请直接输入文字问题，比如“审批有没有绿色通道？”，需要人工请说“转人工”。"
-)
-TEXT_ONLY = "抱歉，我目前只能看懂文字。请直接输入文字问题，比如“审批有没有绿色通道？”"
-VOICE_NOT_RECOGNISED = "抱歉，没听清您的语音。请直接输入文字问题，比如“审批有没有绿色通道？”"
-# Answer not ready in time and no customer-service API configured to deliver it later.
-STILL_WORKING = "您的问题已收到，正在查询。请稍等片刻后再发一次同样的问题。"
 
 SUCCESS = "success"  # WeChat's "received, no reply" answer
 FOLLOW_UP_DELAY_SECONDS = 0.5  # lets the passive reply reach WeChat before the pushed parts
@@ -185,7 +174,8 @@ class WeChatInput(InputChannel):
             event = incoming.event
             if event == "subscribe":
                 log.info("wechat: subscribe openid=%s", openid)
-                return self._passive(incoming, self.settings.welcome_text or WELCOME_TEXT)
+                welcome = self.settings.welcome_text or MESSAGES.wechat_welcome
+                return self._passive(incoming, welcome)
             if event == "unsubscribe":
                 log.info("wechat: unsubscribe openid=%s", openid)
                 return response.text(SUCCESS)
@@ -196,11 +186,11 @@ class WeChatInput(InputChannel):
         elif msg_type == "voice":
             text = incoming.fields.get("Recognition", "").strip()
             if not text:
-                return self._passive(incoming, VOICE_NOT_RECOGNISED)
+                return self._passive(incoming, MESSAGES.wechat_voice_not_recognised)
         else:  # image, video, shortvideo, location, link, file, miniprogrampage, ...
             log.info("wechat: %s message from %s answered with a text-only note",
                      msg_type, openid)
-            return self._passive(incoming, TEXT_ONLY)
+            return self._passive(incoming, MESSAGES.wechat_text_only)
         return await self._converse(incoming, text, handle_turn)
 
     async def _converse(
@@ -230,7 +220,7 @@ class WeChatInput(InputChannel):
         if self.api is None:
             log.warning("wechat: answer for %s not ready within %.1fs and no customer-service "
                         "API configured (WECHAT_APPID/WECHAT_SECRET)", openid, budget)
-            return self._passive(incoming, STILL_WORKING)
+            return self._passive(incoming, MESSAGES.wechat_still_working)
         log.info("wechat: answer for %s goes through the API (not ready within %.1fs)",
                  openid, budget)
         self._spawn(self._deliver_later(openid, turn, collector))

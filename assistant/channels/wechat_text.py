@@ -15,20 +15,22 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from assistant.channels.messages import MESSAGES
+from knowledge.citations import CITATION_PATTERN
+
 # A sentence ends after 。！？；!?; (and any closing quotes/brackets) or at a line break.
 _SENTENCE_END = re.compile(r"(?:[。！？；!?;]+|……)[”’」』）)】]*[ \t]*\n*|\n+")
 # What must never be cut: a document title with its clause reference and item title, and a
 # whole "——出自…" line.
 _PROTECTED = re.compile(
-    r"《[^《》\n]{1,200}》(?:[^。！？；\n《]{0,60}?第\s*\d+\s*条(?:（[^（）\n]{0,80}）)?)?"
-    r"|^——[^\n]*",
+    CITATION_PATTERN.pattern + r"|^——[^\n]*",
     re.MULTILINE,
 )
 _SOFT_BREAK = re.compile(r"[，、,：:]")
 _MD_LINK = re.compile(r"\[([^\]\n]{1,200})\]\((https?://[^)\s]{1,1000})\)")
 _MD_BOLD = re.compile(r"\*\*([^*\n]+)\*\*|__([^_\n]+)__")
 
-TOO_LONG_NOTE = "……（内容较长，后面的部分请换个更具体的问法再问）"
+TOO_LONG_NOTE = MESSAGES.wechat_too_long
 
 
 def nbytes(text: str) -> int:

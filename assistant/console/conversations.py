@@ -16,6 +16,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conversation.slots import (
+    HANDOFF_REASON,
+    LAST_CITATIONS,
+    LAST_RETRIEVAL,
+    NEEDS_HUMAN,
+    NEGATIVE_FEEDBACK,
+)
+
 # Rows for a query written with "?" placeholders, [] while Rasa has not created its table.
 RowSource = Callable[[str, tuple], list[tuple]]
 
@@ -109,19 +117,19 @@ def build_conversation(sender_id: str, rows: list[tuple[int, str, str]]) -> Conv
 
 
 def _slot(conv: Conversation, turn: Turn, event_id: int, name: str | None, value: Any) -> None:
-    if name == "last_citations" and value:
+    if name == LAST_CITATIONS and value:
         turn.citations = list(value)
-    elif name == "last_retrieval" and value:
+    elif name == LAST_RETRIEVAL and value:
         turn.retrieval = list(value)
         if any(r.get("outcome") == "not_understood" for r in value) \
                 and "fallback" not in turn.flags:
             _item(conv, turn, event_id, "fallback", "检索未找到可靠条款，已请用户换个说法")
-    elif name == "needs_human" and value is True:
+    elif name == NEEDS_HUMAN and value is True:
         _item(conv, turn, event_id, "handoff", "用户需要人工")
-    elif name == "handoff_reason" and value and turn.flags and turn.flags[-1] == "handoff":
+    elif name == HANDOFF_REASON and value and turn.flags and turn.flags[-1] == "handoff":
         conv.items[-1].detail = {"user_request": "用户主动要求人工",
                                  "accepted_offer": "用户接受了转人工的提议"}.get(value, value)
-    elif name == "negative_feedback" and value:
+    elif name == NEGATIVE_FEEDBACK and value:
         if isinstance(value, dict):
             comment, question = value.get("comment", ""), value.get("question", "")
             detail = f"用户说没帮上：“{comment}”；原问题：{question}"

@@ -23,6 +23,7 @@ from assistant.channels.wechat_config import WeChatSettings
 from assistant.channels.wechat_text import split_for_wechat
 from assistant.channels.wechat_token_cache import token_cache
 from assistant.settings import RuntimeSettings
+from conversation.slots import NEEDS_HUMAN
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class RasaGateway:
         now = time.time()
         await self._append(sender_id, [
             {"event": "resume", "timestamp": now},
-            {"event": "slot", "name": "needs_human", "value": False, "timestamp": now}])
+            {"event": "slot", "name": NEEDS_HUMAN, "value": False, "timestamp": now}])
 
     async def reply(self, sender_id: str, channel: str | None, text: str, staff: str) -> str:
         """Stores the reply in the conversation, then delivers it; returns how it went out."""

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from knowledge.citations import clause_reference
 from knowledge.eligibility.assessment import Assessment
 from knowledge.eligibility.engine import EligibilityEngine
 from knowledge.eligibility.profile import ProfileError
@@ -45,11 +46,6 @@ def _parse(text: str) -> Any:
         raise ProfileError(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
 
 
-def _short(citation: str) -> str:
-    """《long title》工作原则 第1条 -> 工作原则 第1条: the title is printed once, at the top."""
-    return citation.rsplit("》", 1)[-1] or citation
-
-
 def render_text(a: Assessment) -> str:
     """A plain-text rendering for staff at a terminal (the chat has its own templates)."""
     lines = [f"依据：《{a.document['title']}》({a.document['version']})"]
@@ -64,9 +60,10 @@ def render_text(a: Assessment) -> str:
                          ("下一步", a.next_steps)):
         if items:
             lines.append(f"{title}：")
-            lines += [f"  - {i.text}（{_short(i.citation)}）" for i in items]
+            lines += [f"  - {i.text}（{clause_reference(i.citation)}）" for i in items]
     lines.append("理由：")
-    lines += [f"  - [{r.rule}, {r.effect}] {r.reason}（{_short(r.citation)}）" for r in a.reasons]
+    lines += [f"  - [{r.rule}, {r.effect}] {r.reason}（{clause_reference(r.citation)}）"
+              for r in a.reasons]
     lines.append(a.disclaimer)
     return "\n".join(lines)
 

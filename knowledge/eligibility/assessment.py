@@ -7,7 +7,7 @@ against the policy and the competent authority can see why the assistant said wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from knowledge.eligibility.industry_classifier import IndustryClassification
@@ -79,6 +79,7 @@ class Assessment:
     reasons: tuple[Reason, ...]
     document: dict[str, str]
     disclaimer: str
+    when_empty: dict[str, str] = field(default_factory=dict)  # the rules file's placeholders
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,4 +96,5 @@ class Assessment:
             "reasons": [r.to_json() for r in self.reasons],
             "document": dict(self.document),
             "disclaimer": self.disclaimer,
+            "when_empty": dict(self.when_empty),
         }

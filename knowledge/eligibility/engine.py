@@ -217,6 +217,7 @@ class EligibilityEngine:
             reasons=tuple(reasons),
             document={"doc_id": info.doc_id, "version": info.version, "title": info.title},
             disclaimer=rules.disclaimer,
+            when_empty=rules.when_empty,
         )
 
     @staticmethod

@@ -12,10 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
+from knowledge.eligibility.facts import KEY_PROJECT_LEVELS, SCALES
 from knowledge.eligibility.yaml_lines import format_loc
 
-Scale = Literal["micro", "small", "medium", "large"]
-KeyProject = Literal["none", "national", "provincial", "municipal"]
+# The value lists are the facts vocabulary's (facts.py): a tuple subscript spells out a Literal.
+Scale = Literal[SCALES]
+KeyProject = Literal[KEY_PROJECT_LEVELS]
 
 
 class ProfileError(ValueError):

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from knowledge.citations import clause_reference
+
 MAX_NEXT_STEPS = 2
 
 
 def short_citation(citation: str) -> str:
     """'《…意见》工作任务 第1条' -> '工作任务 第1条' (the document is named once, elsewhere)."""
-    return citation.split("》", 1)[1].strip() if "》" in citation else citation
+    return clause_reference(citation)
 
 
 def _by_clause(items: Iterable[Mapping[str, Any]], key: str) -> str:
@@ -35,12 +37,14 @@ def summary_parts(assessment: Mapping[str, Any]) -> dict[str, str]:
     """Values for the domain's utter_assessment_* responses."""
     deciding = [r for r in assessment["reasons"] if r.get("effect") == "decides"]
     basis = "、".join(dict.fromkeys(short_citation(r["citation"]) for r in deciding))
+    empty = assessment.get("when_empty") or {}
     return {
         "summary": assessment.get("summary") or "",
         "basis": basis or "—",
-        "measures": _by_clause(assessment["measures"], "name") or "暂无",
-        "obligations": _cited(assessment["obligations"]) or "· 遵守环保法规，稳定达标排放",
-        "next_steps": _cited(assessment["next_steps"][:MAX_NEXT_STEPS]) or "· 如有疑问可转人工咨询",
+        "measures": _by_clause(assessment["measures"], "name") or empty.get("measures", ""),
+        "obligations": _cited(assessment["obligations"]) or empty.get("obligations", ""),
+        "next_steps": (_cited(assessment["next_steps"][:MAX_NEXT_STEPS])
+                       or empty.get("next_steps", "")),
         "disclaimer": assessment.get("disclaimer") or "",
         "document": (assessment.get("document") or {}).get("title", ""),
     }

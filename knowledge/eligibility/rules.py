@@ -83,10 +83,17 @@ class _RuleModel(_Strict):
         return v
 
 
+class _WhenEmptyModel(_Strict):
+    measures: str = Field(min_length=1, max_length=_SHORT)
+    obligations: str = Field(min_length=1, max_length=_SHORT)
+    next_steps: str = Field(min_length=1, max_length=_SHORT)
+
+
 class _RulesFileModel(_Strict):
     schema_version: int = Field(ge=1, le=1)
     doc_id: str = Field(min_length=1)
     disclaimer: str = Field(min_length=1, max_length=_REASON)
+    when_empty: _WhenEmptyModel
     category_order: list[str]
     categories: dict[str, _CategoryModel]
     violation_types: dict[str, _ViolationModel]
@@ -145,6 +152,7 @@ class RuleSet:
     path: Path
     doc_id: str
     disclaimer: str
+    when_empty: dict[str, str]  # what a reply says for a list with no item (measures, ...)
     category_order: tuple[str, ...]
     category_labels: dict[str, str]
     category_summaries: dict[str, str]
@@ -225,6 +233,7 @@ class _Compiler:
             raise DataFileError(self.path, self.problems)
         return RuleSet(
             path=self.path, doc_id=m.doc_id, disclaimer=m.disclaimer,
+            when_empty=m.when_empty.model_dump(),
             category_order=tuple(m.category_order),
             category_labels={k: v.label for k, v in m.categories.items()},
             category_summaries={k: v.summary for k, v in m.categories.items()},

@@ -4,9 +4,9 @@
 sentences and names each citation, `ingest` runs the sources manifest into the store.
 """
 
-from knowledge.ingestion.clause_parser import ClauseParser, format_citation
+from knowledge.ingestion.clause_parser import ClauseParser, clause_citation
 from knowledge.ingestion.ingest import Ingestor, SourceEntry, read_manifest
 from knowledge.ingestion.readers import UnsupportedFormat, read_document
 
-__all__ = ["ClauseParser", "Ingestor", "SourceEntry", "UnsupportedFormat", "format_citation",
+__all__ = ["ClauseParser", "Ingestor", "SourceEntry", "UnsupportedFormat", "clause_citation",
            "read_document", "read_manifest"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from knowledge.citations import format_citation
 from knowledge.language.normalizer import TextNormalizer
 from knowledge.models import LEAD_SECTION, Clause, DocumentInfo, ParsedDocument, Passage
 
@@ -103,9 +104,9 @@ def split_sentences(text: str) -> list[str]:
     return [p for p in parts if len(p) > 1]
 
 
-def format_citation(info: DocumentInfo, section: str, item_no: int | None) -> str:
+def clause_citation(info: DocumentInfo, section: str, item_no: int | None) -> str:
     where = section if item_no is None else f"{section} 第{item_no}条".strip()
-    return f"《{info.title}》{where}"
+    return format_citation(info.title, where)
 
 
 class ClauseParser:
@@ -169,7 +170,7 @@ class ClauseParser:
                 key = section_name
             else:
                 key = f"{section_name}/{item_no}" if section_name else f"第{item_no}条"
-            citation = format_citation(info, section_name, item_no)
+            citation = clause_citation(info, section_name, item_no)
             text = "\n".join(body_lines)
             clauses.append(
                 Clause(info.doc_id, info.version, key, section_name, item_no, title, text, citation)

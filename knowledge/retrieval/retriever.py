@@ -36,7 +36,6 @@ from knowledge.settings import KnowledgeSettings
 
 log = logging.getLogger(__name__)
 
-MAX_QUERY_CHARS = 500
 MAX_TOP_K = 50
 # A generation built without dense vectors is encoded on load when it is this small.
 ENCODE_ON_LOAD_MAX_UNITS = 2000

@@ -17,7 +17,7 @@ from pathlib import Path
 from assistant.model_builder import ensure_model
 from assistant.settings import RuntimeSettings
 
-# The product target (issue 5), checked on every run: docs/nlu.md has the measurements.
+# The product target, checked on every run: docs/nlu.md has the measurements.
 MACRO_F1_TARGET = 0.95
 # Rasa's default: each fold trains on 80% of the examples, as close to the served model (100%)
 # as a cross-validation gets in about two minutes here.

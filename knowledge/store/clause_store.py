@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 """
 
-# Columns added with document versions (issue 7); existing rows were published by ingest.
+# Columns of document versions, added to stores created before them; existing rows were
+# published by ingest.
 _ADDED_COLUMNS = {
     "expires": "TEXT NOT NULL DEFAULT ''",
     "status": "TEXT NOT NULL DEFAULT 'published'",

@@ -13,6 +13,9 @@ from knowledge.settings import KnowledgeSettings
 # (see the Makefile's `test` target); this runtime has no Rasa to import them with.
 collect_ignore = ["rasa_runtime"]
 
+# The live-server fixtures (real Rasa and action servers) for the e2e and security suites.
+pytest_plugins = ["tests.live_servers"]
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DOC_ID = "hebei-differentiated-control-opinion"
 

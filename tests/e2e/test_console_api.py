@@ -24,8 +24,8 @@ from assistant.console.users import ConsoleDatabase
 from bench.fake_wechat_api import FakeWeChatApi
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import KnowledgeSettings
-from tests.e2e.conftest import Assistant
 from tests.e2e.console_documents import NOTICE_TITLE, NOTICE_V1, NOTICE_V2, notice_file
+from tests.live_servers import Assistant
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "console-test-pw"

@@ -20,8 +20,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from assistant.console.users import ConsoleDatabase
 from assistant.servers import ServerProcess, console_server
-from tests.e2e.conftest import Assistant, free_port
 from tests.e2e.console_documents import NOTICE_TITLE, NOTICE_V1, NOTICE_V2, notice_file
+from tests.live_servers import Assistant, free_port
 
 pytestmark = pytest.mark.e2e
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.e2e.conftest import Assistant
+from tests.live_servers import Assistant
 
 CITED = "——出自"
 

@@ -24,7 +24,7 @@ from assistant.servers import ServerProcess
 from knowledge.indexing import current_generation
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import KnowledgeSettings
-from tests.e2e.conftest import Assistant, free_port
+from tests.live_servers import Assistant, free_port
 
 pytestmark = pytest.mark.e2e
 

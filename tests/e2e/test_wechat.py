@@ -24,7 +24,7 @@ from assistant.model_builder import ensure_model
 from assistant.servers import ServerProcess, rasa_server
 from assistant.settings import RuntimeSettings
 from bench.fake_wechat_api import FakeWeChatApi, WeChatPusher
-from tests.e2e.conftest import free_port
+from tests.live_servers import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,8 @@
-"""Starts the real action server and Rasa server on free ports for the end-to-end suite."""
+"""Fixtures that start the real action server and Rasa server on free ports (session scope).
+
+Registered for every suite by tests/conftest.py (`pytest_plugins`); the end-to-end and security
+suites use them, and a suite that does not ask for them starts nothing.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Security findings, each a test against the real servers (docs/security.md)."""

@@ -22,7 +22,12 @@ from knowledge.eligibility import ProfileError
 from knowledge.eligibility.facts import KEY_PROJECT_LEVELS, SCALES
 from knowledge.eligibility.profile import Profile
 from knowledge.eligibility.profile_extractor import UNKNOWN
-from knowledge.eligibility.reply import detail_parts, missing_facts, summary_parts
+from knowledge.eligibility.reply import (
+    applying_reasons,
+    detail_parts,
+    missing_facts,
+    summary_parts,
+)
 from knowledge.language.question_splitter import is_question
 from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
 
@@ -143,7 +148,9 @@ class ActionAssessEnterprise(Action):
         except (ProfileError, KnowledgeBaseUnavailable):
             log.exception("assessment failed for %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_kb_unavailable")
-            return [SlotSet(HUMAN_OFFERED, True)]
+            # No assessment now: "详细说说" must not explain an earlier one.
+            return [SlotSet(HUMAN_OFFERED, True), SlotSet(LAST_ASSESSMENT, None),
+                    SlotSet(LAST_CITATIONS, [])]
         parts = summary_parts(assessment)
         if assessment["category"] is None:
             dispatcher.utter_message(
@@ -152,8 +159,7 @@ class ActionAssessEnterprise(Action):
             )
         else:
             dispatcher.utter_message(response="utter_assessment", **parts)
-        citations = [r["citation"] for r in assessment["reasons"]
-                     if r.get("effect") != "overridden"]
+        citations = [r["citation"] for r in applying_reasons(assessment)]
         return [SlotSet(LAST_ASSESSMENT, assessment), SlotSet(LAST_CITATIONS, citations),
                 SlotSet(HUMAN_OFFERED, False)]
 
@@ -171,7 +177,12 @@ class ActionExplainAssessment(Action):
         if not assessment:
             dispatcher.utter_message(response="utter_no_assessment_yet")
             return []
-        for part in detail_parts(assessment):
+        parts = detail_parts(assessment)
+        if not parts:  # nothing decided yet: no clause is relied on
+            dispatcher.utter_message(
+                response="utter_assessment_detail_undetermined",
+                missing=missing_facts(assessment, profile_extractor().labels))
+        for part in parts:
             dispatcher.utter_message(text=part)
         return []
 

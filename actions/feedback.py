@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import last_user_text
 from conversation.slots import HUMAN_OFFERED, LAST_CITATIONS, LAST_QUESTION, NEGATIVE_FEEDBACK
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ class ActionRecordNegativeFeedback(Action):
         feedback = {
             "question": tracker.get_slot(LAST_QUESTION) or "",
             "citations": tracker.get_slot(LAST_CITATIONS) or [],
-            "comment": tracker.latest_message.get("text") or "",
+            "comment": last_user_text(tracker),  # as typed, before normalisation
         }
         # The slot event lands in the tracker store, where staff review picks it up.
         log.info("negative feedback sender=%s %s", tracker.sender_id, feedback)

@@ -68,7 +68,9 @@ class ActionAnswerPolicyQuestion(Action):
         except KnowledgeBaseUnavailable:
             log.exception("knowledge base unavailable for %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_kb_unavailable")
-            return [*events, SlotSet(HUMAN_OFFERED, True)]
+            # Nothing was answered: feedback must not pair this question with an older answer.
+            return [*events, SlotSet(HUMAN_OFFERED, True), SlotSet(LAST_CITATIONS, []),
+                    SlotSet(LAST_RETRIEVAL, None)]
 
         log.info("sender=%s intent=%s answers=%s", tracker.sender_id, intent,
                  [a.kind.value for a in answers])
@@ -86,7 +88,9 @@ class ActionAnswerPolicyQuestion(Action):
         only = answers[0]
         if only.kind is AnswerKind.NOT_COVERED:
             dispatcher.utter_message(response="utter_not_covered")
-            return [*events, SlotSet(HUMAN_OFFERED, True), SlotSet(LAST_CITATIONS, [])]
+            # Understood (and honestly declined): the run of misunderstood turns ends here.
+            return [*events, SlotSet(HUMAN_OFFERED, True), SlotSet(FALLBACK_COUNT, 0),
+                    SlotSet(LAST_CITATIONS, [])]
 
         misses = int(tracker.get_slot(FALLBACK_COUNT) or 0) + 1
         if misses >= FALLBACKS_BEFORE_HUMAN:

@@ -50,12 +50,21 @@ def summary_parts(assessment: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+# Reasons that do not hold for this enterprise: a category that lost the conflict order, or one
+# that still waits for a fact the owner has not confirmed (never shown as if it applied).
+_NOT_APPLYING = frozenset({"overridden", "pending"})
+
+
+def applying_reasons(assessment: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The reasons that hold for this enterprise, in the assessment's order."""
+    return [r for r in assessment["reasons"] if r.get("effect") not in _NOT_APPLYING]
+
+
 def detail_parts(assessment: Mapping[str, Any]) -> list[str]:
-    """One message per clause relied on: why, and the clause text itself."""
+    """One message per clause relied on: why, and the clause text itself. Empty when nothing
+    is decided yet (every reason still waits for a fact)."""
     parts = []
-    for reason in assessment["reasons"]:
-        if reason.get("effect") == "overridden":
-            continue
+    for reason in applying_reasons(assessment):
         parts.append(f"{reason['reason']}\n依据{reason['citation']}：\n{reason['clause_text']}")
     return parts
 

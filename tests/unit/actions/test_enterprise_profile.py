@@ -293,7 +293,9 @@ def test_assessment_with_an_unavailable_knowledge_base_apologises_and_offers_a_h
     with caplog.at_level(logging.ERROR, logger="actions.enterprise_profile"):
         events = run_action(ActionAssessEnterprise(), load_tracker("assess_strategic_complete"))
     assert responses(dispatcher) == ["utter_kb_unavailable"]
-    assert events == [SlotSet("human_offered", True)]
+    # No assessment now, so "详细说说" cannot explain an earlier one.
+    assert events == [SlotSet("human_offered", True), SlotSet("last_assessment", None),
+                      SlotSet("last_citations", [])]
     assert "assessment failed for owner-graphene" in caplog.text
 
 
@@ -301,11 +303,47 @@ def test_invalid_slot_value_gets_the_same_apology_not_a_traceback(
     kb_env, load_tracker, run_action, dispatcher
 ) -> None:
     tracker = load_tracker("assess_strategic_complete", procedures_complete="yes")
-    assert run_action(ActionAssessEnterprise(), tracker) == [SlotSet("human_offered", True)]
+    assert run_action(ActionAssessEnterprise(), tracker) == [
+        SlotSet("human_offered", True), SlotSet("last_assessment", None),
+        SlotSet("last_citations", [])]
     assert responses(dispatcher) == ["utter_kb_unavailable"]
 
 
 # -- "详细说说" and starting again -------------------------------------------------------------
+@pytest.mark.parametrize(("fixture", "never_said"), [
+    ("assess_emissions_unconfirmed", "意见要求错峰生产"),  # waits for the emissions answer
+    ("assess_procedures_unconfirmed", "在优先保障范围内"),  # waits for the procedures
+])
+def test_detail_of_an_undetermined_assessment_states_no_verdict(
+    kb_env, load_tracker, run_action, dispatcher, render, fixture, never_said
+) -> None:
+    assessed = run_action(ActionAssessEnterprise(), load_tracker(fixture))
+    assessment = slot_values(assessed)["last_assessment"]
+    assert assessment["category"] is None and assessment["missing"]
+    dispatcher.messages.clear()
+
+    run_action(ActionExplainAssessment(), load_tracker("ask_detail", last_assessment=assessment))
+
+    pending = [r["reason"] for r in assessment["reasons"] if r["effect"] == "pending"]
+    assert any(never_said in r for r in pending)
+    shown = "\n".join(render(m) for m in dispatcher.messages)
+    assert not any(r in shown for r in pending)  # a pending verdict is not presented as applying
+    assert "暂不能判断" in shown  # what is said instead: not decided yet, with its clause
+
+
+def test_detail_with_nothing_decided_and_no_hint_names_the_missing_facts(
+    load_tracker, run_action, dispatcher, render
+) -> None:
+    pending = {"category": None, "missing": ["procedures_complete"], "reasons": [
+        {"rule": "r", "effect": "pending", "reason": "在优先保障范围内。", "citation": "《意见》x",
+         "clause_text": "..."}]}
+    run_action(ActionExplainAssessment(), load_tracker("ask_detail", last_assessment=pending))
+    assert responses(dispatcher) == ["utter_assessment_detail_undetermined"]
+    shown = render(dispatcher.messages[0])
+    assert "优先保障" not in shown and "还需要了解" in shown
+
+
+
 def test_detail_without_an_assessment_says_there_is_none_yet(
     load_tracker, run_action, dispatcher
 ) -> None:

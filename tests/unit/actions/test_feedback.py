@@ -19,7 +19,7 @@ def test_feedback_records_the_question_its_citations_and_the_comment(
     assert events == [
         SlotSet("negative_feedback", {"question": "审批有没有绿色通道？",
                                       "citations": [GREEN_CHANNEL],
-                                      "comment": "你这答非所问，没用"}),
+                                      "comment": "你這答非所問，沒用"}),
         SlotSet("human_offered", True),  # "好的" now means "transfer me"
     ]
     [message] = dispatcher.messages
@@ -27,16 +27,15 @@ def test_feedback_records_the_question_its_citations_and_the_comment(
     assert "反馈已记录" in render(message)
 
 
-def test_feedback_comment_is_the_normalised_text_not_what_the_user_typed(
+def test_feedback_comment_is_what_the_user_typed_not_the_normalised_text(
     load_tracker, run_action
 ) -> None:
-    # Current behaviour: the comment comes from latest_message (the NLU's Simplified text),
-    # while the question (last_question) keeps what the user typed (see last_user_text).
+    # Staff read the complaint as the owner wrote it, like the question (last_user_text).
     tracker = load_tracker("complain_after_answer")
     events = run_action(ActionRecordNegativeFeedback(), tracker)
     comment = events[0]["value"]["comment"]
-    assert comment == tracker.latest_message["text"] == "你这答非所问，没用"
-    assert last_user_text(tracker) == "你這答非所問，沒用" != comment
+    assert comment == last_user_text(tracker) == "你這答非所問，沒用"
+    assert comment != tracker.latest_message["text"]
 
 
 def test_feedback_before_any_question_records_an_empty_question(

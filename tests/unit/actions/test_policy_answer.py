@@ -154,14 +154,14 @@ def test_out_of_scope_question_gets_the_decline_and_an_offer_of_a_human_not_a_ci
     assert [r["outcome"] for r in slots["last_retrieval"]] == ["not_covered"]
 
 
-def test_out_of_scope_question_leaves_the_fallback_count_as_it_was(
+def test_out_of_scope_question_ends_the_run_of_misunderstood_turns(
     kb_env, load_tracker, run_action
 ) -> None:
-    # Current behaviour: only answers and the offer of a human reset the count of
-    # misunderstood turns, so a miss before this understood turn still counts.
+    # The count is of consecutive misunderstood turns: an understood question, even one the
+    # policy does not cover, resets it, so the next miss does not offer a human at once.
     events = run_action(ActionAnswerPolicyQuestion(),
                         load_tracker("question_outside_the_policy", fallback_count=1))
-    assert "fallback_count" not in slot_values(events)
+    assert slot_values(events)["fallback_count"] == 0
 
 
 def test_vague_message_near_some_clauses_is_asked_did_you_mean_with_buttons(
@@ -211,7 +211,9 @@ def test_unavailable_knowledge_base_gets_the_polite_retry_not_a_traceback(
 
     assert responses(dispatcher) == ["utter_kb_unavailable"]
     assert "稍后再试" in render(dispatcher.messages[0])
-    # Exactly these: last_citations and last_retrieval keep the previous answer's values.
+    # Nothing was answered: the previous answer's citations are cleared, so feedback now
+    # cannot pair this question with them.
     assert events == [SlotSet("last_question", "审批有没有绿色通道？"),
-                      SlotSet("human_offered", True)]
+                      SlotSet("human_offered", True), SlotSet("last_citations", []),
+                      SlotSet("last_retrieval", None)]
     assert "knowledge base unavailable for owner-policy" in caplog.text

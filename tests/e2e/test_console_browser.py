@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -117,10 +118,20 @@ def upload(driver: WebDriver, path: Path, doc_id: str, version: str) -> None:
     text_in(driver, "#upload-result", f"已导入草稿 {doc_id}@{version}")
 
 
+def _click(driver: WebDriver, selector: str) -> bool:
+    try:
+        driver.find_element(By.CSS_SELECTOR, selector).click()
+    except (StaleElementReferenceException, NoSuchElementException):
+        return False
+    return True
+
+
 def publish(driver: WebDriver, doc_id: str, version: str) -> None:
     tab(driver, "kb")
-    button = visible(driver, f"[data-doc='{doc_id}'] tr[data-version='{version}'] button.publish")
-    button.click()
+    selector = f"[data-doc='{doc_id}'] tr[data-version='{version}'] button.publish"
+    # The document list is redrawn when a diff or a job finishes: a button found just before a
+    # redraw is stale, so find it again until a click lands.
+    wait(driver).until(lambda d: _click(d, selector))
     wait(driver).until(ec.alert_is_present()).accept()
     wait(driver, 120).until(lambda d: d.find_element(By.ID, "publish-progress")
                             .get_attribute("data-state") in ("published", "refused", "failed"))
@@ -163,7 +174,7 @@ def test_admin_uploads_diffs_and_publishes_and_the_assistant_follows(
     ask_until(browser, "15个工作日")
 
     upload(browser, notice_file(tmp_path, NOTICE_V2), doc_id, "v2")
-    visible(browser, f"[data-doc='{doc_id}'] tr[data-version='v2'] button.diff").click()
+    wait(browser).until(lambda d: _click(d, f"[data-doc='{doc_id}'] tr[data-version='v2'] button.diff"))
     text_in(browser, "#diff-summary", "修改 1")
     assert browser.find_element(By.CSS_SELECTOR, "#kb-diff ins").text == "0"
     publish(browser, doc_id, "v2")

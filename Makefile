@@ -4,7 +4,7 @@ ACT := .venv-actions/bin/python
 RASA_PY := .venv-rasa/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test install browser services console-user ingest model shell lint unit e2e scaled nlu-eval nlu-routing core-eval bench bench-load bench-ablation clean
+.PHONY: audit run test install browser services console-user ingest model shell lint unit e2e scaled nlu-eval nlu-routing core-eval bench bench-load bench-ablation clean
 
 # PROFILE=embedded (default: SQLite, one instance of each server) or PROFILE=scaled
 # (PostgreSQL, Redis, two Rasa and two action server instances behind nginx; docs/scaling.md).
@@ -49,10 +49,15 @@ ingest: install
 model: install
 	$(ACT) -m assistant.model_builder
 
-# Terminal chat; needs the action server of a running `make run` (its own Rasa on 5006).
+# Terminal chat; needs the action server of a running `make run` (ASSISTANT_HOST:ACTION_PORT,
+# default 127.0.0.1:5055). Its own Rasa listens on 127.0.0.1:SHELL_PORT (default 5006) only and
+# keeps the conversation in ASSISTANT_VAR_DIR (default var/), like `make run`.
 shell: install
-	ACTION_ENDPOINT_URL=http://127.0.0.1:5055/webhook TRACKER_DB=var/rasa/tracker.db \
-	  .venv-rasa/bin/rasa shell --endpoints endpoints.yml --model models --port 5006
+	mkdir -p "$${ASSISTANT_VAR_DIR:-var}/rasa"
+	ACTION_ENDPOINT_URL=http://$${ASSISTANT_HOST:-127.0.0.1}:$${ACTION_PORT:-5055}/webhook \
+	TRACKER_DB="$${ASSISTANT_VAR_DIR:-var}/rasa/tracker.db" \
+	  .venv-rasa/bin/rasa shell --endpoints endpoints.yml --model "$${ASSISTANT_MODELS_DIR:-models}" \
+	  --interface 127.0.0.1 --port $${SHELL_PORT:-5006}
 
 # ruff, then the import contracts in pyproject.toml (docs/architecture.md).
 lint: install
@@ -85,6 +90,17 @@ bench: install ingest
 # Load benchmark of both profiles on loopback (table + JSON in results/bench/load.json).
 bench-load: install services ingest model
 	$(ACT) bench/load_bench.py $(BENCH_ARGS)
+
+# Known vulnerabilities in the locked requirements of both runtimes (pip-audit, own venv).
+# Not part of `make test`: PyPI's vulnerability data is not reachable from these machines, and
+# the script then says that nothing was audited (exit 3) instead of reporting "no findings".
+audit: .venv-audit/.installed
+	bash assistant/scripts/audit.sh
+
+.venv-audit/.installed: requirements/audit.txt
+	python3 -m venv .venv-audit
+	.venv-audit/bin/python -m pip install --disable-pip-version-check -q -r requirements/audit.txt
+	touch $@
 
 bench-ablation: install ingest
 	$(ACT) bench/retrieval_ablation.py

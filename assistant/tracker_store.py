@@ -22,10 +22,18 @@ Endpoints (the keys are those of Rasa's `SQL` tracker store):
       type: assistant.tracker_store.AssistantSQLTrackerStore
       dialect: sqlite
       db: ${TRACKER_DB}
+
+Unexpanded variables. Rasa substitutes `${VAR}` only in unquoted YAML values; a quoted one
+(`db: "${TRACKER_DB}"`, as this project's endpoints.yml once had) reaches the store as the
+literal text, and SQLite then creates a database file named `${TRACKER_DB}` in the working
+directory: conversations silently land in the wrong file (one such file was committed at the
+repository root). The store refuses any connection setting that still contains `${` before
+anything is created, naming the setting (tests/unit/assistant/test_tracker_store_path.py).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -34,11 +42,35 @@ import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.exceptions import RasaException
 from sqlalchemy.pool import QueuePool
 
 from observability.rasa_metrics import METRICS, RasaMetrics
 
 log = logging.getLogger(__name__)
+
+# The connection settings a `${VAR}` of the endpoints file can end up in. The password is left
+# out: a real one may contain "${", and an unexpanded one fails the login anyway.
+_CONNECTION_SETTINGS = ("dialect", "host", "port", "db", "username", "login_db")
+
+
+class UnexpandedVariableError(RasaException):
+    """A tracker store setting still holds a `${VAR}`: the endpoints file quoted it, or the
+    program that started Rasa read the file without Rasa's substitution. (Not an
+    ImportError or AttributeError, which Rasa answers by falling back to an in-memory store.)"""
+
+
+def refuse_unexpanded_variables(settings: dict[str, Any]) -> None:
+    """Raises UnexpandedVariableError when a connection setting contains `${`."""
+    bad = {k: v for k in _CONNECTION_SETTINGS
+           if isinstance(v := settings.get(k), str) and "${" in v}
+    if bad:
+        names = ", ".join(f"{k}={v!r}" for k, v in bad.items())
+        raise UnexpandedVariableError(
+            f"tracker store: {names} still contains an unexpanded ${{...}} variable (with "
+            "SQLite, a database file of that literal name in the working directory). "
+            "Set the variable (e.g. TRACKER_DB=var/rasa/tracker.db) and keep ${...} values "
+            "unquoted in the endpoints file: Rasa substitutes only unquoted values.")
 
 
 def _sqlite_engine(url: Any) -> sa.engine.Engine:
@@ -59,6 +91,9 @@ def _sqlite_engine(url: Any) -> sa.engine.Engine:
 
 class AssistantSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, metrics: RasaMetrics = METRICS, **kwargs: Any) -> None:
+        # Before Rasa's __init__, which creates the SQLite file and its tables.
+        given = inspect.signature(SQLTrackerStore.__init__).bind_partial(self, *args, **kwargs)
+        refuse_unexpanded_variables({**given.arguments.get("kwargs", {}), **given.arguments})
         super().__init__(*args, **kwargs)
         self.metrics = metrics
         self._written: dict[str, list[Event]] = {}

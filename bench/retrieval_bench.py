@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     report: dict = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     "cpus": os.cpu_count(), "load_average_before": os.getloadavg(),
-                    "dense_threads": KnowledgeSettings.from_env().dense_threads}
+                    "dense_threads": KnowledgeSettings().dense_threads}
     report["real"] = bench_real(args.queries)
     enc = report["real"].get("encoder_per_query") or {}
     enc_p95 = min((v["p95_ms"] for k, v in enc.items() if k != "model"), default=None)

@@ -1,7 +1,8 @@
 """`python -m action_server`: rasa-sdk with the project's actions, plus /metrics and /ready.
 
 Same command line as rasa-sdk's (`--port`, `--actions`, `--cors`, SSL and logging flags; host
-from SANIC_HOST); the app is built in action_server/app.py. `--grpc` goes to rasa-sdk's own
+from SANIC_HOST, default loopback; the callers' secret from ACTION_SERVER_TOKEN); the app is
+built in action_server/app.py. `--grpc` goes to rasa-sdk's own
 gRPC server, which has no operations routes.
 """
 
@@ -19,7 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     from rasa_sdk.endpoint import create_argument_parser
 
     from action_server.app import serve
+    from observability import redaction
 
+    redaction.install()
     args = create_argument_parser().parse_args(argv)
     if not (args.actions or args.actions_module):
         args.actions = DEFAULT_ACTIONS

@@ -3,12 +3,16 @@ them up until Ctrl-C. `make run PROFILE=scaled` starts the scaled profile instea
 Redis, several Rasa and action server instances behind nginx (docs/scaling.md).
 
 `make run` has already installed the runtimes, ingested the sources and trained the model
-if needed; this module only supervises the processes.
+if needed; this module only supervises the processes. A server that stops without being asked
+to is restarted (with a back-off, up to a limit: `Supervisor`) while the others keep serving;
+Ctrl-C or SIGTERM stops them all. Files it and the servers create are the service user's
+only (umask 077; var/ and its directories 0700).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import time
@@ -16,20 +20,26 @@ import time
 from pydantic import ValidationError
 
 from assistant.model_builder import ensure_model
-from assistant.scaleout.deployment import build_deployment
-from assistant.servers import ServerStartError
+from assistant.scaleout.deployment import Supervisor, build_deployment
+from assistant.servers import PRIVATE_UMASK, ServerStartError, run_dir, secure_var_dir
 from assistant.settings import RuntimeSettings
+from observability import redaction
 
 log = logging.getLogger("assistant")
+TICK_SECONDS = 0.5
 
 
 def main() -> int:
+    os.umask(PRIVATE_UMASK)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
         settings = RuntimeSettings().with_local_secrets()
     except ValidationError as exc:  # names each variable and what it must be
         log.error("the environment does not configure the assistant: %s", exc)
         return 2
+    redaction.install(secrets=[settings.rasa_api_token, settings.action_server_token,
+                               settings.scale.postgres_password.get_secret_value()])
+    secure_var_dir(settings)
     model = ensure_model(settings)
     stopping = False
 
@@ -43,6 +53,8 @@ def main() -> int:
     try:
         log.info("profile: %s", settings.profile)
         deployment = build_deployment(settings, model, log=log.info)
+        for server in deployment:
+            server.die_with_parent = True  # a killed supervisor leaves no server behind
         deployment.start(settings.startup_timeout)
         print(
             f"\n助手已启动 / assistant is up ({settings.profile} profile).\n"
@@ -53,11 +65,11 @@ def main() -> int:
             f"  Shell: make shell    Logs: {settings.log_dir}    Stop: Ctrl-C\n",
             flush=True,
         )
+        supervisor = Supervisor(deployment, status_file=run_dir(settings) / "supervisor.prom",
+                                startup_timeout=settings.startup_timeout, log=log)
         while not stopping:
-            for server in deployment.exited():
-                log.error("%s stopped unexpectedly; see %s", server.name, server.log_path)
-                return 1
-            time.sleep(1)
+            supervisor.tick()
+            time.sleep(TICK_SECONDS)
         return 0
     except ServerStartError as exc:
         log.error("%s", exc)

@@ -1,12 +1,23 @@
 """Starts, health-checks and stops the assistant's processes; shared by `make run`, the tests
 and the load benchmark. `assistant/scaleout/` adds PostgreSQL, Redis and nginx for the
-scaled profile."""
+scaled profile, and the supervision that restarts a crashed process (`Supervisor`).
+
+Each server runs in a process group of its own, with umask 077 (its files are its owner's
+only). The whole group is signalled to stop it, and killed once its leader has died, so that
+worker processes (Sanic's) never outlive a crashed server and keep its port. A port that is
+already taken is named as such, with the process holding it, before anything starts.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import os
 import signal
+import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,8 +38,147 @@ SINGLE_THREADED_MATH = {
 }
 
 
+LOOPBACK = "127.0.0.1"
+# Files the servers and the supervisor create are readable by the service user only.
+PRIVATE_UMASK = 0o077
+# Rasa's calls to the action servers carry the shared secret in this header (the scaled
+# profile's endpoints-scaled.yml; action_server/app.py checks it).
+ACTION_TOKEN_VARIABLE = "ACTION_SERVER_TOKEN"
+
+
 class ServerStartError(RuntimeError):
     pass
+
+
+class PortInUseError(ServerStartError):
+    pass
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if len(cols) > 9 and cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{cols[9]}]")
+    return inodes
+
+
+def port_holders(port: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the processes listening on `port`, as far as this user may see
+    (Linux /proc; empty elsewhere or when the holder belongs to another user)."""
+    inodes = _listening_inodes(port)
+    found = []
+    if not inodes:
+        return found
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                args = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                    errors="replace").strip()
+                found.append((int(proc.name), args[:160]))
+        except OSError:
+            continue
+    return sorted(found)
+
+
+def check_port_free(host: str, port: int, owner: str, setting: str = "") -> None:
+    """Raises PortInUseError naming the port, the setting that chose it and the process that
+    holds it, when a server could not listen on `host:port`. Binds as the servers do
+    (SO_REUSEADDR), so a port with connections only in TIME_WAIT counts as free."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+            return
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return  # e.g. an address not on this host: the server itself will say so
+    holders = port_holders(port)
+    by = ("; ".join(f"pid {pid} ({args})" for pid, args in holders) if holders
+          else "a process this user cannot see")
+    hint = f" or choose another port with {setting}" if setting else ""
+    raise PortInUseError(f"{owner} cannot start: port {port} on {host} is already in use by "
+                         f"{by}. Stop that process{hint}.")
+
+
+def _parent_death_signal(sig: int) -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to send `sig` when the parent dies (PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    pr_set_pdeathsig = 1
+
+    def request() -> None:
+        libc.prctl(pr_set_pdeathsig, int(sig), 0, 0, 0)
+
+    return request
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group."""
+    members = []
+    try:
+        entries = list(Path("/proc").iterdir())
+    except OSError:
+        entries = []
+    for proc in entries:
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            members.append(int(proc.name))
+    return members
+
+
+def kill_group(pgid: int, timeout: float = 10) -> None:
+    """SIGKILL to every process left in a group whose leader is gone; waits until they are."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + timeout
+    while _group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def run_dir(settings: RuntimeSettings) -> Path:
+    """What the supervisor writes while it runs: `supervisor.prom` (restarts, for ops)."""
+    return settings.var_dir / "run"
+
+
+def secure_var_dir(settings: RuntimeSettings) -> None:
+    """var/ and its directories readable by the service user only (0700), and the logs and
+    databases already there (0600): they hold conversations, accounts and server logs."""
+    dirs = [settings.var_dir, settings.log_dir, settings.tracker_db.parent,
+            settings.console_db.parent, run_dir(settings)]
+    for path in dirs:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in {*dirs, *(p for p in settings.var_dir.iterdir() if p.is_dir())}:
+        _restrict(path, 0o700)
+    for path in [*settings.log_dir.glob("*.log"), settings.tracker_db, settings.console_db]:
+        _restrict(path, 0o600)
+
+
+def _restrict(path: Path, mode: int) -> None:
+    try:
+        st = path.stat()
+        if st.st_uid == os.geteuid() and st.st_mode & 0o077 & ~(mode & 0o077):
+            path.chmod(mode)
+    except OSError:
+        pass
 
 
 @dataclass
@@ -43,16 +193,48 @@ class ServerProcess:
     probe: Callable[[], bool] | None = None
     user: str | None = None  # run as this system user (PostgreSQL refuses to run as root)
     stop_signal: int = signal.SIGTERM
+    # Where it listens: port -> the setting that chose it (checked free before each start).
+    ports: dict[int, str] = field(default_factory=dict)
+    bind_host: str = LOOPBACK
+    # Linux: the kernel sends `stop_signal` to the server if the process that started it dies
+    # (even by SIGKILL), so that a killed supervisor leaves nothing behind. Only for a
+    # supervisor starting servers from its main thread (the signal follows the thread).
+    die_with_parent: bool = False
     process: subprocess.Popen | None = None
+    # The leader whose group has been emptied: its number may belong to another group later.
+    _cleared: int | None = field(default=None, repr=False)
+
+    def check_ports(self) -> None:
+        for port, setting in self.ports.items():
+            check_port_free(self.bind_host, port, self.name, setting)
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
+        self.check_ports()
+        self.log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as log:
             self.process = subprocess.Popen(
                 self.cmd, cwd=self.cwd, env={**os.environ, **self.env}, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,  # own group: stop kills all
-                user=self.user, group=self.user,
+                user=self.user, group=self.user, umask=PRIVATE_UMASK,
+                preexec_fn=_parent_death_signal(self.stop_signal) if self.die_with_parent
+                else None,
             )
+
+    def reap(self) -> int | None:
+        """The leader's exit status once it has exited (else None), after killing whatever
+        it left in its group (Sanic's workers hold the port after a SIGKILL of their parent)."""
+        if self.process is None or self.process.poll() is None:
+            return None
+        self._clear_group()
+        return self.process.returncode
+
+    def _clear_group(self) -> None:
+        """Kills what the (exited) leader left in its group, once per started process."""
+        assert self.process is not None
+        if self._cleared != self.process.pid:
+            kill_group(self.process.pid)
+            self._cleared = self.process.pid
 
     @property
     def running(self) -> bool:
@@ -94,16 +276,20 @@ class ServerProcess:
         self._signal_group(signal.SIGKILL, timeout=15)
 
     def _signal_group(self, sig: int, timeout: float) -> None:
-        if not self.running:
+        if self.process is None or self._cleared == self.process.pid:
             return
-        assert self.process is not None
-        pgid = os.getpgid(self.process.pid)
-        os.killpg(pgid, sig)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(pgid, signal.SIGKILL)
-            self.process.wait()
+        pgid = self.process.pid  # a new session: its group is the leader's pid
+        if self.running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout)
+        # The leader has gone (or would not): the group's stragglers get a moment, then SIGKILL.
+        deadline = time.monotonic() + min(timeout, 5)
+        while _group_members(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._clear_group()
+        self.process.wait()
 
 
 def _instance_name(name: str, instance: int | None) -> tuple[str, str]:
@@ -114,16 +300,29 @@ def _instance_name(name: str, instance: int | None) -> tuple[str, str]:
 
 def action_server(settings: RuntimeSettings, env: dict[str, str] | None = None,
                   port: int | None = None, instance: int | None = None) -> ServerProcess:
+    """One action server. Only Rasa calls it: in the embedded profile it listens on loopback
+    whatever ASSISTANT_HOST says; in the scaled profile (instances behind nginx, possibly on
+    other machines) it runs actions only for callers presenting the shared secret."""
     port = settings.action_port if port is None else port
     name, slug = _instance_name("action server", instance)
+    host = _action_host(settings)
+    # Embedded: Rasa's endpoints.yml (shared with `make shell`) sends no secret, so none is
+    # required, even when one is exported in the environment.
+    secret = settings.action_server_token if settings.scaled else ""
     return ServerProcess(
         name=name,
         cmd=[str(settings.actions_python), "-m", "action_server", "--port", str(port)],
-        health_url=f"http://{settings.host}:{port}/health",
+        health_url=f"http://{host}:{port}/health",
         log_path=settings.log_dir / f"{slug}.log",
-        env={"PYTHONPATH": str(settings.root), "SANIC_HOST": settings.host, **(env or {})},
+        env={"PYTHONPATH": str(settings.root), "SANIC_HOST": host,
+             ACTION_TOKEN_VARIABLE: secret, **(env or {})},
         cwd=settings.root,
+        ports={port: "SCALE_ACTION_BASE_PORT" if instance else "ACTION_PORT"}, bind_host=host,
     )
+
+
+def _action_host(settings: RuntimeSettings) -> str:
+    return settings.host if settings.scaled else LOOPBACK
 
 
 def rasa_server(settings: RuntimeSettings, model: Path, env: dict[str, str] | None = None,
@@ -133,28 +332,41 @@ def rasa_server(settings: RuntimeSettings, model: Path, env: dict[str, str] | No
     which listens on `settings.action_port` in both profiles."""
     port = settings.rasa_port if port is None else port
     name, slug = _instance_name("rasa server", instance)
-    settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
+    settings.tracker_db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     store_env = settings.scale.process_env() if settings.scaled else {}
+    action_url = f"http://{_action_host(settings)}:{settings.action_port}/webhook"
     return ServerProcess(
         name=name,
-        cmd=[str(settings.rasa_python), "-m", "rasa", "run", "--model", str(model),
+        # `rasa run` through assistant/rasa_launcher.py, which hands Rasa the API token from
+        # RASA_API_TOKEN in-process: a command line is public (`ps`), an environment is not.
+        cmd=[str(settings.rasa_python), "-m", "assistant.rasa_launcher", "run",
+             "--model", str(model),
              "--endpoints", str(settings.endpoints_file), "--credentials", "credentials.yml",
-             "--interface", settings.host, "--port", str(port), "--cors", "*",
+             # No --cors: the REST channel answers cross-origin requests itself, only for
+             # REST_CORS_ORIGINS and never with credentials (assistant/channels/rest.py).
+             "--interface", settings.host, "--port", str(port),
              # The HTTP API lets the console append staff replies and pause/resume a
              # conversation; without the token every API call is refused.
-             "--enable-api", "--auth-token", settings.rasa_api_token],
+             "--enable-api"],
         health_url=f"http://{settings.host}:{port}/",
         log_path=settings.log_dir / f"{slug}.log",
         env={
             "PYTHONPATH": str(settings.root),
-            "ACTION_ENDPOINT_URL": f"{settings.action_url}/webhook",
+            "RASA_API_TOKEN": settings.rasa_api_token,
+            # One outbox secret for every instance: a token issued by one is valid on all.
+            "REST_OUTBOX_SECRET": settings.rest_outbox_secret,
+            "ACTION_ENDPOINT_URL": action_url,
             "TRACKER_DB": str(settings.tracker_db),
             **store_env,
+            **({ACTION_TOKEN_VARIABLE: settings.action_server_token} if settings.scaled
+               else {}),
             **SINGLE_THREADED_MATH,
             **_shared_wechat_state(settings),
             **(env or {}),
         },
         cwd=settings.root,
+        ports={port: "SCALE_RASA_BASE_PORT" if instance else "RASA_PORT"},
+        bind_host=settings.host,
     )
 
 
@@ -176,4 +388,5 @@ def console_server(settings: RuntimeSettings, env: dict[str, str] | None = None)
         env={"PYTHONPATH": str(settings.root), **settings.process_env(),
              **_shared_wechat_state(settings), **(env or {})},
         cwd=settings.root,
+        ports={settings.console_port: "CONSOLE_PORT"}, bind_host=settings.host,
     )

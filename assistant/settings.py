@@ -94,13 +94,32 @@ class RuntimeSettings(_EnvSettings):
     # generated per run unless set, and handed to the console process by the supervisor. Hex:
     # a urlsafe token may start with "-", which `rasa run --auth-token` takes for an option.
     rasa_api_token: str = _env("RASA_API_TOKEN", "", validate_default=True)
+    # The scaled profile's action servers run actions only for callers sending this secret
+    # (header X-Action-Token, endpoints-scaled.yml); generated per run unless set, and handed
+    # to the Rasa instances and action servers through their environment.
+    action_server_token: str = _env("ACTION_SERVER_TOKEN", "", validate_default=True)
+    # Signs the REST outbox tokens (assistant/channels/rest_protocol.py); generated per run
+    # unless set, and the same for every Rasa instance of the run.
+    rest_outbox_secret: str = _env("REST_OUTBOX_SECRET", "", validate_default=True)
     session_hours: float = _env("CONSOLE_SESSION_HOURS", 8.0)  # one working day
+    # The session cookie is always `Secure` when set; without it, only on requests that came
+    # over HTTPS (directly, or per X-Forwarded-Proto from a proxy uvicorn trusts).
+    console_secure_cookies: bool = _env("CONSOLE_SECURE_COOKIES", False)
+    # Origins besides the console's own that may send state-changing requests, separated by
+    # commas or spaces, e.g. "https://console.example.gov.cn" for a reverse proxy that does
+    # not pass the browser's Host header on.
+    console_allowed_origins: str = _env("CONSOLE_ALLOWED_ORIGINS", "")
     profile: Profile = _env("ASSISTANT_PROFILE", EMBEDDED)
     scale: ScaleOutSettings = Field(default_factory=ScaleOutSettings)
 
     @field_validator("rasa_api_token")
     @classmethod
     def _generated_unless_set(cls, token: str) -> str:
+        return token or secrets.token_hex(24)
+
+    @field_validator("action_server_token", "rest_outbox_secret")
+    @classmethod
+    def _secret_generated_unless_set(cls, token: str) -> str:
         return token or secrets.token_hex(24)
 
     def with_local_secrets(self) -> RuntimeSettings:

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
+from string import Formatter
 
 import yaml
 
 MESSAGES_FILE = Path(__file__).with_name("messages.yml")
+# Texts filled in with str.format: exactly these fields, checked at start.
+TEMPLATE_FIELDS = {
+    "wechat_earlier_answer": {"question", "answer"},
+    "wechat_more_waiting": {"count"},
+}
 
 
 @dataclass(frozen=True)
@@ -24,7 +30,22 @@ class ChannelMessages:
     wechat_text_only: str
     wechat_voice_not_recognised: str
     wechat_still_working: str
+    wechat_continue_word: str
+    wechat_earlier_answer: str
+    wechat_more_waiting: str
     wechat_too_long: str
+    rest_not_json_object: str
+    rest_sender_missing: str
+    rest_sender_invalid: str
+    rest_message_not_text: str
+    rest_field_invalid: str
+    rest_bad_characters: str
+    rest_channel_not_allowed: str
+    rest_sender_taken: str
+    rest_outbox_token_missing: str
+    rest_outbox_token_wrong: str
+    rest_outbox_after_invalid: str
+    rest_outbox_sender_missing: str
 
     @classmethod
     def load(cls, path: Path = MESSAGES_FILE) -> ChannelMessages:
@@ -34,6 +55,11 @@ class ChannelMessages:
         if missing or unknown or not all(isinstance(v, str) and v.strip() for v in data.values()):
             raise ValueError(f"{path}: missing {sorted(missing)}, unknown {sorted(unknown)},"
                              " or an empty text")
+        for key, wanted in TEMPLATE_FIELDS.items():
+            found = {name for _, name, _, _ in Formatter().parse(str(data[key])) if name}
+            if found != wanted:
+                raise ValueError(f"{path}: {key} must use the fields {sorted(wanted)},"
+                                 f" not {sorted(found)}")
         return cls(**{k: str(v).strip() for k, v in data.items()})
 
 

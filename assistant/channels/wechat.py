@@ -4,12 +4,16 @@
     POST /webhooks/wechat/webhook   messages and events, plaintext or safe (AES) mode
     GET  /webhooks/wechat/          health: whether the channel is configured, and how
 
-A user is their OpenID (the Rasa sender id), so each WeChat user has one conversation. A text
+A user is their OpenID (the Rasa sender id), so each WeChat user has one conversation; should
+a REST client have opened a conversation under that OpenID first, the WeChat user is kept
+under `wechat:<OpenID>` instead (`conversation.channels`), never in the REST client's. A text
 (or a voice message with WeChat's recognition text) goes through the assistant like a REST
 message, guarded by `guard_turn` so that a failed turn still gets a polite reply. When the
 answer is ready within the passive budget (default 4 s; WeChat gives up after 5 s and retries)
 it goes back as the passive XML reply; otherwise the request is answered "success" at once and
-the answer follows through the customer-service message API (`wechat_api`). Answers longer
+the answer follows through the customer-service message API (`wechat_api`). Without that API,
+the late answer is kept (`wechat_pending`) and given with the user's next message, as the
+placeholder reply says ("继续" fetches it); so is an answer the API refused. Answers longer
 than one WeChat message are split (`wechat_text`): the first part as the passive reply, the rest
 pushed after it. Every message is claimed once by MsgId (events: FromUserName + CreateTime),
 so WeChat's retries, early or late, are acknowledged and never answered again.
@@ -32,7 +36,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from assistant.channels.messages import MESSAGES
-from assistant.channels.rest import guard_turn
+from assistant.channels.rest import REST_OWNED, KnownSenders, guard_turn, stored_user_channels
 from assistant.channels.wechat_api import (
     AiohttpTransport,
     CustomerServiceClient,
@@ -40,9 +44,16 @@ from assistant.channels.wechat_api import (
 )
 from assistant.channels.wechat_config import WeChatSettings
 from assistant.channels.wechat_dedup import dedup_key, dedup_store
+from assistant.channels.wechat_pending import PendingAnswer, PendingStore, pending_store
 from assistant.channels.wechat_protocol import Incoming, Rejected, WeChatProtocol
-from assistant.channels.wechat_text import render_bot_messages, split_for_wechat
+from assistant.channels.wechat_text import (
+    earlier_answer,
+    nbytes,
+    render_bot_messages,
+    split_for_wechat,
+)
 from assistant.channels.wechat_token_cache import token_cache
+from conversation.channels import WECHAT, owner, wechat_sender_id
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +80,18 @@ class WeChatInput(InputChannel):
 
     def __init__(
         self, settings: WeChatSettings, api: CustomerServiceClient | None = None,
+        account_id: str = "", pending: PendingStore | None = None,
     ) -> None:
         self.settings = settings
-        self.protocol = WeChatProtocol(settings)
+        account_id = account_id or settings.account_id
+        self.protocol = WeChatProtocol(settings, account_id=account_id)
         self.dedup = dedup_store(settings.dedup_ttl_seconds, settings.dedup_max_entries,
                                  settings.dedup_redis_url)
+        # Late answers nobody could deliver yet, until the user's next message.
+        self.pending = pending if pending is not None else pending_store(
+            settings.dedup_redis_url)
+        self._senders = KnownSenders()  # OpenID -> the sender id of their conversation
+        self._keeping: dict[str, set[asyncio.Task]] = {}  # OpenID -> answers still running
         if api is None and settings.can_push:
             api = CustomerServiceClient(
                 settings.api_base, settings.app_id, settings.app_secret,
@@ -86,8 +104,11 @@ class WeChatInput(InputChannel):
             log.info("wechat channel on: %s", settings.describe())
             if not settings.can_push:
                 log.warning("wechat: no customer-service API (WECHAT_APPID/WECHAT_SECRET): an "
-                            "answer not ready within %.1fs cannot be delivered",
+                            "answer not ready within %.1fs waits for the user's next message",
                             settings.reply_budget_seconds)
+            if not account_id:
+                log.warning("wechat: WECHAT_ACCOUNT_ID not set; replies are sent as the"
+                            " ToUserName of each message")
         else:
             log.info("wechat channel off (no token configured: WECHAT_TOKEN); it answers 503")
 
@@ -122,7 +143,7 @@ class WeChatInput(InputChannel):
                 incoming = self.protocol.open_message(_args(request), body)
             except Rejected as exc:
                 return _reject(request, exc)
-            return await self._receive(incoming, handle_turn)
+            return await self._receive(incoming, handle_turn, request.app.ctx.agent.tracker_store)
 
         @bp.listener("after_server_stop")
         async def close_api(*_: Any) -> None:
@@ -152,6 +173,7 @@ class WeChatInput(InputChannel):
     # -- messages ---------------------------------------------------------------------------
     async def _receive(
         self, incoming: Incoming, handle_turn: Callable[[UserMessage], Awaitable[Any]],
+        tracker_store: Any = None,
     ) -> HTTPResponse:
         key = dedup_key(incoming.fields)
         if key is not None and not self.dedup.claim(key):
@@ -159,7 +181,7 @@ class WeChatInput(InputChannel):
                      key, incoming.openid)
             return response.text(SUCCESS)
         try:
-            return await self._answer(incoming, handle_turn)
+            return await self._answer(incoming, handle_turn, tracker_store)
         except Exception:
             log.exception("wechat: failed on %s from %s", key, incoming.openid)
             if key is not None:
@@ -168,6 +190,7 @@ class WeChatInput(InputChannel):
 
     async def _answer(
         self, incoming: Incoming, handle_turn: Callable[[UserMessage], Awaitable[Any]],
+        tracker_store: Any = None,
     ) -> HTTPResponse:
         msg_type, openid = incoming.msg_type, incoming.openid
         if msg_type == "event":
@@ -191,17 +214,41 @@ class WeChatInput(InputChannel):
             log.info("wechat: %s message from %s answered with a text-only note",
                      msg_type, openid)
             return self._passive(incoming, MESSAGES.wechat_text_only)
-        return await self._converse(incoming, text, handle_turn)
+        return await self._converse(incoming, text, handle_turn, tracker_store)
+
+    async def _sender_id(self, tracker_store: Any, openid: str) -> str:
+        """The OpenID, unless a REST client opened a conversation under it first."""
+        known = self._senders.get(openid)
+        if known is not None:
+            return known
+        if tracker_store is None:
+            return openid
+        channels = await stored_user_channels(tracker_store, openid)
+        if channels is None:  # unreadable: the turn itself will fail politely
+            return openid
+        taken = bool(channels) and owner(channels) != WECHAT
+        sender = wechat_sender_id(openid, taken_by_another_channel=taken)
+        if taken:
+            log.warning("wechat: conversation %s was opened by another channel (%s); this "
+                        "WeChat user's conversation is %s", openid, channels[0], sender)
+        else:
+            REST_OWNED.forget(openid)
+        self._senders.remember(openid, sender)
+        return sender
 
     async def _converse(
         self, incoming: Incoming, text: str,
-        handle_turn: Callable[[UserMessage], Awaitable[Any]],
+        handle_turn: Callable[[UserMessage], Awaitable[Any]], tracker_store: Any = None,
     ) -> HTTPResponse:
         openid = incoming.openid
+        if text.strip() == MESSAGES.wechat_continue_word and (
+                self._keeping.get(openid) or self.pending.count(openid)):
+            return await self._continue(incoming)
         collector = WeChatCollector()
         msg_id = incoming.fields.get("MsgId")
         message = UserMessage(
-            text, collector, openid, input_channel=self.name(),
+            text, collector, await self._sender_id(tracker_store, openid),
+            input_channel=self.name(),
             message_id=f"wechat-{msg_id}" if msg_id else None,
             metadata={"wechat": {"msg_type": incoming.msg_type, "msg_id": msg_id,
                                  "encrypted": incoming.encrypted}},
@@ -211,20 +258,104 @@ class WeChatInput(InputChannel):
         if budget > 0:  # 0: always deliver through the API (e.g. a slow deployment)
             await asyncio.wait({turn}, timeout=budget)
         if budget > 0 and turn.done():
+            if self.api is None:
+                answer = render_bot_messages(collector.messages)
+                return self._reply_with_earlier(incoming, PendingAnswer(text, answer)
+                                                if answer.strip() else None)
+            if self.pending.count(openid):
+                self._spawn(self._push_earlier(openid, delay=FOLLOW_UP_DELAY_SECONDS))
             parts = self._parts(collector)
             if not parts:
                 return response.text(SUCCESS)
             if len(parts) > 1:
-                self._spawn(self._push(openid, parts[1:], delay=FOLLOW_UP_DELAY_SECONDS))
+                self._spawn(self._push(openid, parts[1:], delay=FOLLOW_UP_DELAY_SECONDS,
+                                       question=text))
             return self._passive(incoming, parts[0])
         if self.api is None:
             log.warning("wechat: answer for %s not ready within %.1fs and no customer-service "
-                        "API configured (WECHAT_APPID/WECHAT_SECRET)", openid, budget)
-            return self._passive(incoming, MESSAGES.wechat_still_working)
+                        "API configured (WECHAT_APPID/WECHAT_SECRET): kept for their next "
+                        "message", openid, budget)
+            self._keep_when_done(openid, text, turn, collector)
+            return self._reply_with_earlier(incoming, None, tail=MESSAGES.wechat_still_working)
         log.info("wechat: answer for %s goes through the API (not ready within %.1fs)",
                  openid, budget)
-        self._spawn(self._deliver_later(openid, turn, collector))
+        self._spawn(self._deliver_later(openid, turn, collector, question=text))
+        if self.pending.count(openid):
+            self._spawn(self._push_earlier(openid, delay=FOLLOW_UP_DELAY_SECONDS))
         return response.text(SUCCESS)
+
+    async def _continue(self, incoming: Incoming) -> HTTPResponse:
+        """"继续" while answers wait: give them, without another turn of the assistant."""
+        openid = incoming.openid
+        running = self._keeping.get(openid)
+        if running and not self.pending.count(openid):
+            await asyncio.wait(set(running), timeout=self.settings.reply_budget_seconds or 4.0)
+        if not self.pending.count(openid):
+            return self._passive(incoming, MESSAGES.wechat_still_working)
+        return self._reply_with_earlier(incoming, None)
+
+    def _reply_with_earlier(self, incoming: Incoming, current: PendingAnswer | None,
+                            tail: str | None = None) -> HTTPResponse:
+        """One passive reply: the answers that waited (oldest first, as many as fit), then
+        the current answer if it fits too (else it waits in turn), then `tail` or a note of
+        how many still wait."""
+        openid = incoming.openid
+        max_bytes = self.settings.max_reply_bytes
+        if current is not None and not self.pending.count(openid):
+            parts = split_for_wechat(current.text, max_bytes, max_parts=1)
+            return self._passive(incoming, parts[0]) if parts else response.text(SUCCESS)
+        note = MESSAGES.wechat_more_waiting.format(count=99)
+        room = max_bytes - max(nbytes(tail or ""), nbytes(note)) - 4
+        waiting: list[PendingAnswer] = []
+        while (answer := self.pending.pop(openid)) is not None:
+            if waiting and nbytes(self._earlier([*waiting, answer], room)) > room:
+                self.pending.push_back(openid, answer)
+                break
+            waiting.append(answer)
+        blocks = [self._earlier(waiting, room)] if waiting else []
+        if current is not None:
+            now = split_for_wechat(current.text, room, max_parts=1)[0]
+            if not blocks or nbytes("\n\n".join([*blocks, now])) <= room:
+                blocks.append(now)
+            else:
+                self.pending.add(openid, current)
+        still = self.pending.count(openid) + len(self._keeping.get(openid) or ())
+        if tail:
+            blocks.append(tail)
+        elif still:
+            blocks.append(MESSAGES.wechat_more_waiting.format(count=still))
+        if waiting:
+            log.info("wechat: %d waiting answer(s) given to %s with their message (%d still "
+                     "waiting)", len(waiting), openid, still)
+        return self._passive(incoming, "\n\n".join(blocks)) if blocks else response.text(
+            SUCCESS)
+
+    @staticmethod
+    def _earlier(answers: list[PendingAnswer], room: int) -> str:
+        """Answers that waited, each with its question and cut to `room` bytes."""
+        return "\n\n".join(split_for_wechat(earlier_answer(a.question, a.text), room,
+                                              max_parts=1)[0] for a in answers)
+
+    def _keep_when_done(self, openid: str, question: str, turn: asyncio.Task,
+                        collector: WeChatCollector) -> None:
+        async def keep() -> None:
+            await asyncio.wait({turn})
+            answer = render_bot_messages(collector.messages)
+            if answer.strip():
+                self.pending.add(openid, PendingAnswer(question, answer))
+                log.info("wechat: late answer for %s kept for their next message", openid)
+
+        task = self._spawn(keep())
+        self._keeping.setdefault(openid, set()).add(task)
+
+        def done(t: asyncio.Task) -> None:
+            running = self._keeping.get(openid)
+            if running is not None:
+                running.discard(t)
+                if not running:
+                    del self._keeping[openid]
+
+        task.add_done_callback(done)
 
     def _parts(self, collector: WeChatCollector) -> list[str]:
         return split_for_wechat(
@@ -233,25 +364,45 @@ class WeChatInput(InputChannel):
         )
 
     async def _deliver_later(
-        self, openid: str, turn: asyncio.Task, collector: WeChatCollector,
+        self, openid: str, turn: asyncio.Task, collector: WeChatCollector, question: str = "",
     ) -> None:
         await asyncio.wait({turn})
-        await self._push(openid, self._parts(collector))
+        await self._push(openid, self._parts(collector), question=question)
 
-    async def _push(self, openid: str, parts: list[str], delay: float = 0.0) -> None:
+    async def _push(self, openid: str, parts: list[str], delay: float = 0.0,
+                    question: str = "") -> bool:
+        """Sends `parts` through the API; what WeChat refuses waits for the next message."""
         if self.api is None or not parts:
-            return
+            return True
         if delay:
             await asyncio.sleep(delay)
         for i, part in enumerate(parts, 1):
             try:
                 await self.api.send_text(openid, part)
             except WeChatApiError as exc:
-                # The answer stays in the tracker store; staff can see what was not delivered.
-                log.error("wechat: could not deliver part %d/%d to %s: %s",
-                          i, len(parts), openid, exc)
-                return
+                log.error("wechat: could not deliver part %d/%d to %s: %s; it waits for their "
+                          "next message", i, len(parts), openid, exc)
+                self.pending.add(openid, PendingAnswer(question, "\n".join(parts[i - 1:])))
+                return False
         log.info("wechat: delivered %d part(s) to %s via the API", len(parts), openid)
+        return True
+
+    async def _push_earlier(self, openid: str, delay: float = 0.0) -> None:
+        """Answers that waited (the API refused them before), through the API again."""
+        if delay:
+            await asyncio.sleep(delay)
+        while self.api is not None and (answer := self.pending.pop(openid)) is not None:
+            parts = split_for_wechat(earlier_answer(answer.question, answer.text),
+                                     self.settings.max_reply_bytes)
+            for i, part in enumerate(parts):
+                try:
+                    await self.api.send_text(openid, part)
+                except WeChatApiError as exc:
+                    log.error("wechat: waiting answer for %s still not delivered: %s",
+                              openid, exc)
+                    self.pending.push_back(openid, answer if i == 0 else PendingAnswer(
+                        answer.question, "\n".join(parts[i:]), answer.at))
+                    return
 
     def _passive(self, incoming: Incoming, text: str) -> HTTPResponse:
         return response.text(self.protocol.reply_xml(incoming, text),

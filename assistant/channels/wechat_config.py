@@ -27,6 +27,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                                            " mode only"),
     "WECHAT_SECRET": ("app_secret", "AppSecret; empty: no customer-service API, passive"
                                     " replies only"),
+    "WECHAT_ACCOUNT_ID": ("account_id", "the account's original id (原始ID, gh_...), sender of"
+                                        " every passive reply; empty: each message's ToUserName"
+                                        " if it looks like one"),
     "WECHAT_API_BASE": ("api_base", "WeChat API base URL; empty: https://api.weixin.qq.com"),
     "WECHAT_MODE": ("mode", "plain | compatible | safe; empty: safe when an AES key is set,"
                             " else plain"),
@@ -69,6 +72,7 @@ class WeChatSettings:
     app_id: str = ""
     encoding_aes_key: str = ""
     app_secret: str = ""
+    account_id: str = ""  # 原始ID (gh_...): not a secret
     api_base: str = DEFAULT_API_BASE
     mode: str = "plain"
     # WeChat waits 5 s for a passive reply, then retries; stay well under it.
@@ -154,6 +158,7 @@ class WeChatSettings:
             app_id=app_id,
             encoding_aes_key=aes_key,
             app_secret=_text(creds.get("app_secret")),
+            account_id=_text(creds.get("account_id")),
             api_base=api_base,
             mode=mode,
             reply_budget_seconds=_number(creds, "reply_budget_seconds", d.reply_budget_seconds, 0),

@@ -5,7 +5,12 @@ Framework-free (no Rasa, no Sanic) so that it can be tested on its own:
 - `open_message`: a POSTed message -> `Incoming` (signature checked, timestamp fresh, body
   decrypted in safe mode, XML parsed with DTDs and entities forbidden); otherwise `Rejected`
   carrying the HTTP status (403: not from WeChat or too old; 400: unreadable; 413: too big).
-- `reply_xml`: a passive text reply, encrypted when the request was.
+- `reply_xml`: a passive text reply, encrypted when the request was. It is built with
+  ElementTree, which escapes every value (wechatpy's reply classes paste values into CDATA
+  sections by string formatting, so a `]]>` in a field would end the section); its sender is
+  the configured account id (`WECHAT_ACCOUNT_ID`, the 原始ID gh_…), and a message addressed to
+  another account is refused. Without a configured id, the ToUserName WeChat sent is used,
+  which must then look like an account id (letters, digits, `_`, `-`).
 
 Signatures are computed by wechatpy's signer and compared in constant time; AES (safe mode,
 EncodingAESKey) is wechatpy's `WeChatCrypto`, which also checks the AppID inside the message.
@@ -25,16 +30,18 @@ import defusedxml.ElementTree as DET
 import wechatpy
 from defusedxml import DefusedXmlException
 from wechatpy.crypto import WeChatCrypto
-from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
-from assistant.channels.wechat_config import WeChatSettings
+from assistant.channels.wechat_config import WeChatConfigError, WeChatSettings
 
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}")
 _TIMESTAMP = re.compile(r"\d{1,12}")
 _NONCE = re.compile(r"[0-9A-Za-z_-]{1,64}")
 _ECHOSTR = re.compile(r"[0-9A-Za-z_+/=.-]{1,256}")
 _OPENID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_ACCOUNT_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")  # the 原始ID, gh_ and 12 hex digits
+# Characters XML 1.0 cannot carry (C0 controls but tab and newlines, lone surrogates, U+FFFE/F).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 REQUIRED_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
 MAX_FIELD_CHARS = 20_000
 
@@ -97,9 +104,28 @@ def parse_xml_fields(text: str) -> dict[str, str]:
     return fields
 
 
+def xml_text(value: str) -> str:
+    """`value` without the characters an XML document cannot hold (ElementTree escapes the
+    rest but would write these as they are, giving WeChat an unreadable reply)."""
+    return _NOT_XML.sub("", value)
+
+
+def build_xml(fields: list[tuple[str, str]]) -> str:
+    """<xml><Name>value</Name>...</xml>, every value escaped by ElementTree."""
+    root = ET.Element("xml")
+    for name, value in fields:
+        ET.SubElement(root, name).text = xml_text(value)
+    return ET.tostring(root, encoding="unicode")
+
+
 class WeChatProtocol:
-    def __init__(self, settings: WeChatSettings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: WeChatSettings, clock: Callable[[], float] = time.time,
+                 account_id: str = "") -> None:
+        if account_id and not _ACCOUNT_ID.fullmatch(account_id):
+            raise WeChatConfigError(f"wechat: the account id must be the original id (gh_...),"
+                                    f" got {account_id!r}")
         self.settings = settings
+        self.account_id = account_id
         self._clock = clock
         self._crypto = (
             WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
@@ -170,6 +196,10 @@ class WeChatProtocol:
                 raise Rejected(400, f"message without {name}")
         if not _OPENID.fullmatch(fields["FromUserName"]):
             raise Rejected(400, "malformed FromUserName")
+        if not _ACCOUNT_ID.fullmatch(fields["ToUserName"]):
+            raise Rejected(400, "malformed ToUserName")
+        if self.account_id and fields["ToUserName"] != self.account_id:
+            raise Rejected(400, f"message for another account ({fields['ToUserName']})")
         if not fields["CreateTime"].isdigit() or not (fields.get("MsgId") or "0").isdigit():
             raise Rejected(400, "malformed CreateTime/MsgId")
         try:
@@ -188,10 +218,19 @@ class WeChatProtocol:
 
     # -- replies ----------------------------------------------------------------------------
     def reply_xml(self, incoming: Incoming, text: str) -> str:
-        # CDATA cannot hold "]]>"; nothing the assistant says needs it.
-        reply = TextReply(message=incoming.message, content=text.replace("]]>", "]] >"))
-        xml = reply.render()
+        """A passive text reply from the account to the user, encrypted if the request was."""
+        created = str(int(self._clock()))
+        xml = build_xml([
+            ("ToUserName", incoming.openid),
+            ("FromUserName", self.account_id or incoming.fields["ToUserName"]),
+            ("CreateTime", created),
+            ("MsgType", "text"),
+            ("Content", text),
+        ])
         if not incoming.encrypted:
             return xml
         assert self._crypto is not None
-        return self._crypto.encrypt_message(xml, incoming.nonce, str(int(self._clock())))
+        # wechatpy encrypts and signs; its envelope is parsed back and rebuilt like the rest.
+        sealed = parse_xml_fields(self._crypto.encrypt_message(xml, incoming.nonce, created))
+        return build_xml([(name, sealed[name])
+                          for name in ("Encrypt", "MsgSignature", "TimeStamp", "Nonce")])

@@ -6,6 +6,8 @@
 - `split_for_wechat`: a text -> parts of at most `max_bytes` UTF-8 bytes (a passive reply or a
   customer-service text message holds 2048 bytes), cut at sentence or line ends, never inside a
   citation (《…》…第N条（…）), and a "——出自…" line always stays with the sentence it cites.
+- `earlier_answer`: an answer that waited for the user's next message, under the question it
+  answers.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ _MD_LINK = re.compile(r"\[([^\]\n]{1,200})\]\((https?://[^)\s]{1,1000})\)")
 _MD_BOLD = re.compile(r"\*\*([^*\n]+)\*\*|__([^_\n]+)__")
 
 TOO_LONG_NOTE = MESSAGES.wechat_too_long
+MAX_QUESTION_CHARS = 30  # of the question repeated above an answer that waited
 
 
 def nbytes(text: str) -> int:
@@ -149,3 +152,11 @@ def split_for_wechat(text: str, max_bytes: int = 2000, max_parts: int = 5) -> li
             tail = tail[:-1]
         chunks = [*chunks[: max_parts - 1], [tail + TOO_LONG_NOTE]]
     return [p for p in ("".join(c).strip() for c in chunks) if p]
+
+
+def earlier_answer(question: str, answer: str) -> str:
+    """An answer given later than its question, introduced by the question (shortened)."""
+    question = " ".join((question or "").split())
+    if len(question) > MAX_QUESTION_CHARS:
+        question = question[:MAX_QUESTION_CHARS] + "…"
+    return MESSAGES.wechat_earlier_answer.format(question=question, answer=answer.strip())

@@ -19,6 +19,7 @@ from assistant.console.delivery import RasaGateway
 from assistant.console.users import ROLES, ConsoleDatabase
 from assistant.settings import ConsoleAccountSettings, RuntimeSettings
 from knowledge.knowledge_base import KnowledgeBase
+from observability import redaction
 
 log = logging.getLogger("assistant.console")
 
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--role", choices=ROLES, default="staff")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # No secret in the console's log: httpx logs every request's URL at INFO, and Rasa's HTTP
+    # API takes its token in the query string (RasaGateway); the WeChat API its access token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    redaction.install()
     settings, accounts = RuntimeSettings(), ConsoleAccountSettings()
     db = ConsoleDatabase(settings.console_db, settings.session_hours)
 

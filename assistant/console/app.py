@@ -12,7 +12,11 @@
 - `api/routes/conversations.py`: conversations, the review queue, takeover, release, replies
 - `api/routes/knowledge_base.py`: documents, versions, upload, diff, publish jobs
 - `api/schemas.py`: request bodies more than one router accepts
-- `static/`: the page itself
+- `static/`: the page itself (no inline script or style: the CSP allows neither)
+
+Around every route, static file and error: `CsrfGuard` refuses state-changing requests from
+another origin or without the session's CSRF token (`deps.csrf_refusal`), and `SecurityHeaders`,
+outermost, adds the Content-Security-Policy and the other security headers.
 
 The routes only translate between HTTP and the modules that do the work: `users` (accounts,
 sessions), `conversations` (the tracker store), `delivery` (Rasa and WeChat), `publish_jobs`
@@ -21,14 +25,19 @@ and `knowledge.publishing.workflow` (documents and versions).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant.console.api.deps import SAFE_METHODS, client_address, csrf_refusal
 from assistant.console.api.routes import auth, chat, conversations, knowledge_base, ops
 from assistant.console.conversations import TrackerReader
 from assistant.console.delivery import RasaGateway
@@ -37,9 +46,71 @@ from assistant.console.users import ConsoleDatabase
 from assistant.settings import RuntimeSettings
 from knowledge.knowledge_base import KnowledgeBase
 
+log = logging.getLogger(__name__)
+
 STATIC_DIR = Path(__file__).parent / "static"
 API_PREFIX = "/api"
 ROUTERS = (ops.router, auth.router, chat.router, conversations.router, knowledge_base.router)
+SECURITY_HEADERS = {
+    # Scripts, styles and connections from the console itself only; no inline code, no
+    # plug-ins, no <base>, forms post only here, and no page may frame the console.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "object-src 'none'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class SecurityHeaders:
+    """Adds `SECURITY_HEADERS` to every HTTP response of the app it wraps."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class CsrfGuard:
+    """Answers 403 to a state-changing request that `deps.csrf_refusal` refuses, before any
+    route (or upload body parsing) sees it; covers every router, present and future."""
+
+    def __init__(self, app: ASGIApp, settings: RuntimeSettings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+            request = HTTPConnection(scope)
+            reason = csrf_refusal(request, self.settings)
+            if reason is not None:
+                log.warning("console: refused %s %s from %s: %s (Origin %r, Referer %r)",
+                            scope["method"], scope["path"], client_address(request), reason,
+                            request.headers.get("origin"), request.headers.get("referer"))
+                await JSONResponse({"detail": reason}, status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class ConsoleApp(FastAPI):
+    """FastAPI with `SecurityHeaders` outside everything, Starlette's ServerErrorMiddleware
+    included, so that a 500 carries the headers as well."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 @asynccontextmanager
@@ -51,10 +122,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: RuntimeSettings, kb: KnowledgeBase, db: ConsoleDatabase,
                gateway: RasaGateway) -> FastAPI:
-    app = FastAPI(title="政策助手工作台 API", version="1.0", lifespan=lifespan,
-                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None,
-                  description="Staff console: conversations, review queue, takeover, "
-                              "documents and publishing. Session cookie from /api/login.")
+    app = ConsoleApp(title="政策助手工作台 API", version="1.0", lifespan=lifespan,
+                     openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None,
+                     description="Staff console: conversations, review queue, takeover, "
+                                 "documents and publishing. Session cookie from /api/login; "
+                                 "every POST sends the session's token (the X-CSRF-Token "
+                                 "header of /api/login and /api/me) back in X-CSRF-Token.")
     app.state.settings = settings
     app.state.kb = kb
     app.state.db = db
@@ -62,6 +135,7 @@ def create_app(settings: RuntimeSettings, kb: KnowledgeBase, db: ConsoleDatabase
     app.state.tracker = (TrackerReader.postgres(settings.scale.postgres_dsn) if settings.scaled
                          else TrackerReader.sqlite(settings.tracker_db))
     app.state.jobs = PublishJobs(kb)
+    app.add_middleware(CsrfGuard, settings=settings)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conversation.channels import owner
 from conversation.slots import (
     HANDOFF_REASON,
     LAST_CITATIONS,
@@ -91,11 +92,14 @@ def build_conversation(sender_id: str, rows: list[tuple[int, str, str]]) -> Conv
     """Rows are (event id, type name, JSON data) in store order."""
     conv = Conversation(sender_id)
     turn: Turn | None = None
+    channels: list[str | None] = []
     for event_id, type_name, raw in rows:
         data = json.loads(raw)
         if type_name == "user":
             intent = (data.get("parse_data") or {}).get("intent") or {}
-            conv.channel = data.get("input_channel") or conv.channel
+            channels.append(data.get("input_channel"))
+            # The channel staff replies go out on: WeChat once a WeChat user wrote here.
+            conv.channel = owner(channels)
             turn = Turn(event_id, data.get("timestamp", 0.0), data.get("text") or "",
                         intent.get("name"), intent.get("confidence"), data.get("input_channel"))
             conv.turns.append(turn)

@@ -1,10 +1,12 @@
 """Staff replies: stored in the conversation through Rasa's HTTP API, delivered on the
 channel the user came from.
 
-REST users read staff replies from the conversation (`GET /webhooks/rest/outbox`), so storing
-the reply is delivering it. WeChat users cannot be reached by a passive reply once their
-request is over: the reply goes through the customer-service message API (WeChat allows it
-for 48 hours after the user's last message), with the client of the WeChat channel.
+REST users read staff replies from the conversation (`GET /webhooks/rest/outbox`, with the
+token their client got with its replies), so storing the reply is delivering it. WeChat users
+cannot be reached by a passive reply once their request is over: the reply goes through the
+customer-service message API (WeChat allows it for 48 hours after the user's last message),
+with the client of the WeChat channel, to the OpenID the conversation is stored under
+(`conversation.channels`: the sender id, or `wechat:<OpenID>`).
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from assistant.channels.wechat_config import WeChatSettings
 from assistant.channels.wechat_text import split_for_wechat
 from assistant.channels.wechat_token_cache import token_cache
 from assistant.settings import RuntimeSettings
+from conversation.channels import WECHAT, wechat_openid
 from conversation.slots import NEEDS_HUMAN
 
 log = logging.getLogger(__name__)
 
-WECHAT_CHANNEL = "wechat"
+WECHAT_CHANNEL = WECHAT
 
 
 class DeliveryError(RuntimeError):
@@ -115,10 +118,11 @@ class RasaGateway:
                 self._wechat.api_base, self._wechat.app_id, self._wechat.app_secret,
                 transport=HttpxTransport(self._wechat.api_timeout_seconds),
                 token_cache=token_cache(self._wechat.dedup_redis_url, self._wechat.app_id))
+        openid = wechat_openid(sender_id)
         try:
             for part in split_for_wechat(text, self._wechat.max_reply_bytes):
-                await self._wechat_client.send_text(sender_id, part)
+                await self._wechat_client.send_text(openid, part)
         except WeChatApiError as exc:
-            log.error("console: WeChat delivery to %s failed: %s", sender_id, exc)
+            log.error("console: WeChat delivery to %s failed: %s", openid, exc)
             raise DeliveryError(f"已存入会话，但微信推送失败：{exc}") from exc
         return "wechat"

@@ -17,7 +17,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from knowledge.knowledge_base import KnowledgeBase
-from knowledge.publishing.workflow import PublishRefused, publish_version
+from knowledge.publishing.workflow import (
+    PublishRefused,
+    check_doc_id,
+    check_version,
+    publish_version,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,9 @@ class PublishJobs:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish")
 
     def start(self, doc_id: str, version: str, user: str) -> PublishJob:
+        """Starts publishing doc_id@version; raises `InvalidName` for a malformed name."""
+        check_doc_id(doc_id)
+        check_version(version)
         job = PublishJob(uuid.uuid4().hex[:12], doc_id, version, user)
         with self._lock:
             self._jobs[job.id] = job

@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 from pathlib import Path
 
@@ -50,12 +51,29 @@ class PostgresCluster:
             raise ServerStartError(f"{' '.join(args[:2])} failed: {done.stderr.strip()}")
         return done.stdout
 
+    def ensure_reachable(self) -> None:
+        """Under root the server runs as the postgres user, who must pass through the data
+        directory's parents; var/ and var/scaled/ are the service user's only (0700), so they
+        get search permission for others (0711: no listing, no reading), up to the first
+        parent that already has it."""
+        if not self.run_as:
+            return
+        for parent in self.data_dir.parents:
+            try:
+                st = parent.stat()
+            except OSError:
+                return
+            if st.st_mode & stat.S_IXOTH or st.st_uid != os.geteuid():
+                return
+            parent.chmod(stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
+
     def ensure_initialised(self) -> None:
         """initdb once, with password authentication for the application user."""
         if (self.data_dir / "PG_VERSION").exists():
             return
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
+        self.ensure_reachable()
         pwfile = self.data_dir.parent / f".{self.data_dir.name}.pw"
         pwfile.write_text(self.scale.postgres_password.get_secret_value() + "\n")
         if self.run_as:
@@ -75,6 +93,7 @@ class PostgresCluster:
 
     def server(self) -> ServerProcess:
         self.ensure_initialised()
+        self.ensure_reachable()
         return ServerProcess(
             name="postgresql",
             cmd=[str(self.bin / "postgres"), "-D", str(self.data_dir),
@@ -84,6 +103,7 @@ class PostgresCluster:
                  "-c", "max_connections=200"],
             health_url="", probe=self.accepts_connections, log_path=self.log_path,
             user=self.run_as, stop_signal=signal.SIGINT,  # SIGINT = "fast" shutdown
+            ports={self.scale.postgres_port: "POSTGRES_PORT"}, bind_host=self.scale.postgres_host,
         )
 
     def accepts_connections(self) -> bool:

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from knowledge.ingestion.sandbox import read_document_isolated
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.publishing.diff import UNCHANGED, VersionDiff
 from knowledge.publishing.workflow import (
@@ -35,8 +36,11 @@ def _counts(d: VersionDiff) -> str:
 
 def cmd_add(args: argparse.Namespace, kb: KnowledgeBase) -> int:
     try:
+        # The file is read in a worker process with time and memory limits (sandbox.py);
+        # doc id and version are checked before it is read.
         report = add_version(kb, Path(args.file), args.doc_id, args.version, args.effective,
-                             title=args.title, expires=args.expires)
+                             title=args.title, expires=args.expires,
+                             read=read_document_isolated)
     except (ValueError, LookupError, OSError) as exc:
         return _fail(str(exc))
     if args.json:
@@ -124,8 +128,9 @@ def cmd_publish(args: argparse.Namespace, kb: KnowledgeBase) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("add", help="parse a document file and store it as a draft version")
     p.add_argument("file", help=".txt, .docx, .html or text-layer .pdf")
-    p.add_argument("--doc-id", required=True)
-    p.add_argument("--version", required=True)
+    p.add_argument("--doc-id", required=True,
+                   help="letters, digits, '.', '_' or '-', starting with a letter or digit")
+    p.add_argument("--version", required=True, help="same characters as --doc-id, e.g. 2025")
     p.add_argument("--effective", required=True, help="YYYY-MM-DD")
     p.add_argument("--expires", help="YYYY-MM-DD, the first day it no longer applies")
     p.add_argument("--title", help="official title (default: the document's current title)")

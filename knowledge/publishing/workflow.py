@@ -8,10 +8,16 @@ index generation from the versions in force with the new version counted as publ
 switches to it atomically, and only then marks the version published in the store. A failed
 build leaves both the live index and the store as they were. Running retrievers (the action
 server) load the new generation within `reload_check_seconds`.
+
+Names are checked before anything is read or written, by the one validator both doors use
+(`bin/kb add` and the console's upload): `check_doc_id`, `check_version` and, for a file name
+that came from a browser, `check_file_name`. An uploaded file is kept only inside the knowledge
+base's own directory, at `upload_path(home, doc_id, version, suffix)`.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +25,12 @@ from datetime import date
 from pathlib import Path
 
 from knowledge.ingestion.clause_parser import ClauseParser
-from knowledge.ingestion.readers import read_document
+from knowledge.ingestion.readers import (
+    SUPPORTED_SUFFIXES,
+    UnsupportedFormat,
+    read_document,
+    unsupported_reason,
+)
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.models import DocumentInfo, ParsedDocument
 from knowledge.publishing.diff import (
@@ -38,6 +49,69 @@ from knowledge.store.versions import (
     in_force,
     today_iso,
 )
+
+UPLOADS_DIR = "uploads"  # under the knowledge base's home
+_NAME = {  # what is checked: (pattern, how long at most, English and Chinese name)
+    "doc_id": (re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*"), 80, "doc id", "文件编号"),
+    "version": (re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*"), 40, "version", "版本"),
+}
+_BAD_FILE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+class InvalidName(ValueError):
+    """A doc id, version or file name that may not be used; `reason` is for staff (Chinese)."""
+
+    def __init__(self, field: str, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.field, self.reason = field, reason
+
+
+def _check_name(field: str, value: str) -> str:
+    pattern, longest, name, chinese = _NAME[field]
+    if not isinstance(value, str) or len(value) > longest or not pattern.fullmatch(value):
+        raise InvalidName(
+            field,
+            f"invalid {name} {str(value)[:100]!r}: use 1 to {longest} letters, digits, '.', '_'"
+            " or '-', starting with a letter or digit",
+            f"{chinese}只能用字母、数字、点、下划线和横线，以字母或数字开头，最长 {longest} 个字符")
+    return value
+
+
+def check_doc_id(doc_id: str) -> str:
+    return _check_name("doc_id", doc_id)
+
+
+def check_version(version: str) -> str:
+    return _check_name("version", version)
+
+
+def check_file_name(name: str) -> str:
+    """A file name as a browser sends it: a bare name with a supported suffix; its suffix."""
+    if not name:
+        raise InvalidName("file", "no file name", "请选择要上传的文件")
+    if (len(name) > 255 or _BAD_FILE_NAME.search(name) or name.strip(". ") == ""
+            or name.startswith(".")):
+        raise InvalidName("file", f"invalid file name {name[:100]!r}: a bare file name is"
+                          " expected, without a path or control characters",
+                          "文件名不能包含路径或控制字符")
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnsupportedFormat(f"{name[:100]!r}: unsupported format {suffix or '(none)'}",
+                                unsupported_reason())
+    return suffix
+
+
+def upload_path(home: Path, doc_id: str, version: str, suffix: str) -> Path:
+    """Where an upload of doc_id@version is kept: `<home>/uploads/<doc_id>/<version><suffix>`."""
+    check_doc_id(doc_id)
+    check_version(version)
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnsupportedFormat(f"unsupported format {suffix!r}", unsupported_reason())
+    root = (Path(home) / UPLOADS_DIR).resolve()
+    path = (root / doc_id / f"{version}{suffix}").resolve()
+    if not path.is_relative_to(root):  # cannot happen with checked names; kept as a guard
+        raise InvalidName("doc_id", f"{path} is outside {root}", "文件编号不合法")
+    return path
 
 
 class PublishRefused(RuntimeError):
@@ -98,30 +172,63 @@ def _find(kb: KnowledgeBase, doc_id: str, version: str) -> tuple[DocumentInfo, l
                       " `bin/kb add` it first")
 
 
-def add_version(kb: KnowledgeBase, path: Path, doc_id: str, version: str, effective: str, *,
-                title: str | None = None, expires: str | None = None,
-                today: str | date | None = None) -> AddReport:
-    """Parses `path` and stores it as a draft of doc_id@version (a draft may be replaced)."""
-    check_date(effective, "--effective")
-    if expires:
-        check_date(expires, "--expires")
-        if expires <= effective:
-            raise ValueError(f"--expires {expires} is not after --effective {effective}")
+class AddRefused(ValueError):
+    """A draft that may not be added as asked; `reason` is for staff (Chinese)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def check_add(kb: KnowledgeBase, doc_id: str, version: str, effective: str, *,
+              title: str | None = None, expires: str | None = None,
+              ) -> tuple[list[DocumentInfo], DocumentInfo | None]:
+    """Everything `add_version` checks before it reads the file: names, dates, that the
+    version is not published and that a new document has a title. Returns (the stored versions
+    of doc_id, the draft of that name if any)."""
+    check_doc_id(doc_id)
+    check_version(version)
+    for value, option, chinese in ((effective, "--effective", "生效日期"),
+                                   (expires, "--expires", "失效日期")):
+        if value or option == "--effective":
+            try:
+                check_date(value, option)
+            except ValueError as exc:
+                raise AddRefused(str(exc), f"{chinese}应为 YYYY-MM-DD 格式的真实日期") from None
+    if expires and expires <= effective:
+        raise AddRefused(f"--expires {expires} is not after --effective {effective}",
+                         "失效日期应晚于生效日期")
     versions = kb.store.versions(doc_id)
     same = next((v for v in versions if v.version == version), None)
     if same is not None and same.status != DRAFT:
-        raise ValueError(f"{doc_id}@{version} is already published; published versions are"
-                         " kept unchanged for audit: add the text under a new version name")
+        raise AddRefused(f"{doc_id}@{version} is already published; published versions are"
+                         " kept unchanged for audit: add the text under a new version name",
+                         f"{doc_id} 的 {version} 版已发布，不能覆盖；请用新的版本号上传")
+    if not title and not versions:
+        raise AddRefused(f"{doc_id} is a new document: give its official title with --title",
+                         "这是新文件，请填写正式标题")
+    return versions, same
+
+
+def add_version(kb: KnowledgeBase, path: Path, doc_id: str, version: str, effective: str, *,
+                title: str | None = None, expires: str | None = None,
+                today: str | date | None = None,
+                read: Callable[[Path], str] = read_document,
+                source_file: str | None = None) -> AddReport:
+    """Parses `path` and stores it as a draft of doc_id@version (a draft may be replaced).
+
+    `read` turns the file into text (`knowledge.ingestion.sandbox.read_document_isolated` for
+    untrusted files); `source_file` is what the store records (default: `path`)."""
+    versions, same = check_add(kb, doc_id, version, effective, title=title, expires=expires)
     latest = versions[-1] if versions else None
-    if not title and latest is None:
-        raise ValueError(f"{doc_id} is a new document: give its official title with --title")
     info = DocumentInfo(
         doc_id=doc_id, version=version, title=title or latest.title,  # type: ignore[union-attr]
         short_title=latest.short_title if latest else "",
         issuer=latest.issuer if latest else "",
-        effective=effective, source_file=str(path), expires=expires or "", status=DRAFT,
+        effective=effective, source_file=source_file or str(path), expires=expires or "",
+        status=DRAFT,
     )
-    parsed = ClauseParser(kb.normalizer).parse(read_document(Path(path)), info)
+    parsed = ClauseParser(kb.normalizer).parse(read(Path(path)), info)
     kb.store.save(parsed, status=DRAFT)
     current = in_force(versions, today).get(doc_id)
     report = AddReport(parsed, replaced_draft=same is not None)

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from assistant.channels.staff_replies import HUMAN_HAS_TAKEN_OVER
 from assistant.channels.wechat_config import WeChatSettings
+from assistant.console.api.deps import CSRF_HEADER
 from assistant.console.app import create_app
 from assistant.console.delivery import RasaGateway
 from assistant.console.users import ConsoleDatabase
@@ -55,6 +56,8 @@ def console(assistant: Assistant, kb_home: Path, wechat_api: FakeWeChatApi,
 def login(client: TestClient, who: str) -> None:
     resp = client.post("/api/login", json={"username": who, "password": PASSWORD})
     assert resp.status_code == 200, resp.text
+    # As the page does: the session's CSRF token goes back with every state-changing request.
+    client.headers[CSRF_HEADER] = resp.headers[CSRF_HEADER]
 
 
 def test_everything_but_health_needs_a_login(console: TestClient) -> None:
@@ -71,7 +74,7 @@ def test_login_sets_an_http_only_session_and_logout_ends_it(console: TestClient)
     cookie = resp.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
     assert console.get("/api/me").json() == {"username": "staff1", "role": "staff"}
-    console.post("/api/logout")
+    console.post("/api/logout", headers={CSRF_HEADER: resp.headers[CSRF_HEADER]})
     assert console.get("/api/me").status_code == 401
 
 
@@ -99,7 +102,10 @@ def test_handoff_queue_takeover_reply_and_release_over_rest(
         console: TestClient, assistant: Assistant) -> None:
     login(console, "staff1")
     user = f"rest-user-{uuid.uuid4().hex[:8]}"
-    assistant.send(user, "我要找人工客服")
+    first = assistant.client.post(f"{assistant.settings.rasa_url}/webhooks/rest/webhook",
+                                  json={"sender": user, "message": "我要找人工客服"})
+    first.raise_for_status()
+    outbox_token = first.headers["X-Outbox-Token"]  # the user's client keeps it
     queued = [i for i in console.get("/api/queue").json() if i["sender_id"] == user]
     assert [i["kind"] for i in queued] == ["handoff"]
 
@@ -110,7 +116,8 @@ def test_handoff_queue_takeover_reply_and_release_over_rest(
     sent = console.post(f"/api/conversations/{user}/reply", json={"text": "您好，我是客服小李。"})
     assert sent.json() == {"delivered_via": "rest"}
     outbox = httpx.get(f"{assistant.settings.rasa_url}/webhooks/rest/outbox",
-                       params={"sender": user, "after": since - 1}).json()
+                       params={"sender": user, "after": since - 1},
+                       headers={"X-Outbox-Token": outbox_token}).json()
     assert [(m["text"], m["staff"]) for m in outbox] == [("您好，我是客服小李。", "staff1")]
     conv = console.get(f"/api/conversations/{user}").json()
     assert conv["paused"] and conv["turns"][-1]["replies"][-1]["staff"] == "staff1"

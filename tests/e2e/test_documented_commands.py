@@ -40,6 +40,7 @@ import subprocess
 import termios
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -98,6 +99,15 @@ COMMANDS: dict[str, str] = {
     # docs/console.md
     ".venv-actions/bin/python -m assistant.console": "test_console_alone",
     "make console-user NAME=…": "test_make_console_user",
+    # docs/console.md (REST clients: the outbox), docs/wechat.md
+    "curl -si localhost:5005/webhooks/rest/webhook -H 'Content-Type: application/json' -d "
+    "'{\"sender\": \"owner-1\", \"message\": \"转人工\"}'": "test_rest_outbox_curl",
+    "curl -s 'localhost:5005/webhooks/rest/outbox?sender=owner-1&after=0' "
+    "-H 'X-Outbox-Token: <token>'": "test_rest_outbox_curl",
+    "PYTHONPATH=. .venv-actions/bin/python -m pytest -q tests/security/test_edge.py":
+        "test_edge_tests_command",
+    # docs/security.md
+    "make audit": "test_make_audit",
     # docs/eligibility.md
     "bin/kb assess < profile.json": "test_kb_assess_text",
     "bin/kb assess - --json < profiles.jsonl": "test_kb_assess_json_lines",
@@ -679,6 +689,32 @@ def test_rest_curl(runtime: RuntimeSettings, assistant: object, tmp_path: Path) 
     assert "工作任务 第2条" in reply
 
 
+def test_rest_outbox_curl(runtime: RuntimeSettings, assistant: object, tmp_path: Path) -> None:
+    """docs/console.md: a REST client asks for a human, then reads its outbox with the token
+    its reply carried (sent to the session's Rasa server instead of port 5005)."""
+    host = f"127.0.0.1:{runtime.rasa_port}"
+    env = user_env(tmp_path, tmp_path)
+    sender = f"owner-doc-{uuid.uuid4().hex[:8]}"
+    first, outbox = (c for c in COMMANDS if COMMANDS[c] == "test_rest_outbox_curl")
+    out = _ok(sh(first.replace("localhost:5005", host).replace("owner-1", sender), env, 60))
+    token = re.search(r"(?im)^x-outbox-token:\s*(\S+)", out.stdout)
+    body = json.loads(re.split(r"\r?\n\r?\n", out.stdout, maxsplit=1)[1])
+    assert token and "人工" in "".join(m.get("text", "") for m in body), out.stdout
+    command = outbox.replace("localhost:5005", host).replace("owner-1", sender)
+    assert json.loads(_ok(sh(command.replace("<token>", token.group(1)), env, 60)).stdout) == []
+    refused = _ok(sh(command.replace("<token>", "not-the-token") + " -o /dev/null -w '%{http_code}'",
+                     env, 60)).stdout
+    assert refused.strip() in ("401", "403")
+
+
+def test_edge_tests_command(tmp_path: Path) -> None:
+    """Collected, not run: `make test` runs the security suite, which starts its own servers."""
+    out = _ok(sh(doc("PYTHONPATH=. .venv-actions/bin/python -m pytest -q "
+                     "tests/security/test_edge.py") + " -p no:cacheprovider --collect-only",
+                 user_env(tmp_path, tmp_path), 120)).stdout
+    assert "tests/security/test_edge.py" in out and re.search(r"\d+ tests collected", out)
+
+
 class Terminal:
     """A process on a pseudo-terminal, driven like a person at the keyboard."""
 
@@ -956,6 +992,19 @@ def test_make_nlu_routing(background: Background) -> None:
     report = ROOT / "results" / "nlu" / "routing.json"
     assert report.stat().st_mtime >= started - 1
     assert {"in scope", "out of scope"} <= set(json.loads(report.read_text(encoding="utf-8")))
+
+
+def test_make_audit(tmp_path: Path) -> None:
+    """Run for real. Where PyPI's vulnerability data is reachable it passes or lists findings;
+    where it is not (these machines), it must say that nothing was audited, never "clean"."""
+    out = sh(doc("make audit"), user_env(_dir(tmp_path, "var"), tmp_path / "kb"), timeout=400)
+    said = out.stdout + out.stderr
+    if "vulnerability data unreachable" in said:
+        # make exits 2 for any failed recipe; the script's own code is 3.
+        assert out.returncode != 0 and "nothing was audited" in said, str(out)
+    else:
+        assert out.returncode in (0, 1), str(out)
+        assert ("no known vulnerabilities" in said) == (out.returncode == 0), str(out)
 
 
 def _dry_run(background: Background, target: str) -> str:

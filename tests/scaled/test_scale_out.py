@@ -16,7 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from assistant.channels.rest_protocol import OUTBOX_TOKEN_HEADER
 from assistant.channels.staff_replies import HUMAN_HAS_TAKEN_OVER
+from assistant.console.api.deps import CSRF_HEADER
 from bench.load.simulated_users import LoadPlan, Turn, run_load
 from knowledge.indexing import current_generation
 from knowledge.settings import KnowledgeSettings
@@ -131,12 +133,21 @@ def test_a_wechat_retry_reaching_the_other_instance_is_not_answered_again(
     assert [e["text"] for e in users] == ["审批有没有绿色通道？"]
 
 
+def log_in_as_admin(console: httpx.Client) -> None:
+    """As the console page does: the session's CSRF token goes with every later change."""
+    resp = console.post("/api/login", json={"username": "admin", "password": CONSOLE_PASSWORD})
+    assert resp.status_code == 200
+    console.headers[CSRF_HEADER] = resp.headers[CSRF_HEADER]
+
+
 def test_staff_take_over_through_any_instance(scaled: ScaledAssistant) -> None:
     user = new_user("handoff")
-    assert "人工" in scaled.reply(user, "转人工", scaled.instance_url(1))
+    first = scaled.client.post(f"{scaled.instance_url(1)}/webhooks/rest/webhook",
+                               json={"sender": user, "message": "转人工"})
+    assert "人工" in "\n".join(m.get("text", "") for m in first.json())
+    outbox_token = first.headers[OUTBOX_TOKEN_HEADER]  # the client that owns the conversation
     with httpx.Client(base_url=scaled.settings.console_url, timeout=60) as console:
-        assert console.post("/api/login", json={"username": "admin",
-                                                "password": CONSOLE_PASSWORD}).status_code == 200
+        log_in_as_admin(console)
         queue = console.get("/api/queue").json()
         assert any(item["sender_id"] == user and item["kind"] == "handoff" for item in queue)
         assert console.post(f"/api/conversations/{user}/takeover").status_code == 200
@@ -145,7 +156,8 @@ def test_staff_take_over_through_any_instance(scaled: ScaledAssistant) -> None:
         sent = console.post(f"/api/conversations/{user}/reply", json={"text": "您好，我是小李"})
         assert sent.json() == {"delivered_via": "rest"}
         outbox = httpx.get(f"{scaled.instance_url(1)}/webhooks/rest/outbox",
-                           params={"sender": user}).json()
+                           params={"sender": user},
+                           headers={OUTBOX_TOKEN_HEADER: outbox_token}).json()
         assert [m["text"] for m in outbox] == ["您好，我是小李"]
         assert console.post(f"/api/conversations/{user}/release").status_code == 200
     assert CITED in scaled.reply(user, "审批有没有绿色通道？", scaled.instance_url(2))
@@ -155,8 +167,7 @@ def test_a_document_published_in_the_console_is_served_by_every_action_server(
         scaled: ScaledAssistant) -> None:
     before = current_generation(KnowledgeSettings(home=scaled.kb_home).index_root)
     with httpx.Client(base_url=scaled.settings.console_url, timeout=120) as console:
-        assert console.post("/api/login", json={"username": "admin",
-                                                "password": CONSOLE_PASSWORD}).status_code == 200
+        log_in_as_admin(console)
         uploaded = console.post(
             "/api/kb/upload",
             files={"file": ("notice.txt", NOTICE_V1.encode(), "text/plain")},

@@ -7,6 +7,10 @@ const STATUS = { draft: "草稿", published: "现行", superseded: "已被替代
 const KIND = { handoff: "转人工", fallback: "没听懂", feedback: "答案没帮上" };
 const CHANGE = { added: "新增", removed: "删除", changed: "修改", renumbered: "编号变化" };
 let me = null;
+// The session's CSRF token: handed out by /api/login and /api/me in this header, sent back
+// with every state-changing request (the server refuses them without it).
+const CSRF_HEADER = "X-CSRF-Token";
+let csrfToken = "";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -20,13 +24,19 @@ function el(tag, attrs = {}, ...children) {
 }
 
 async function api(path, options = {}) {
-  const opts = { credentials: "same-origin", ...options };
-  if (opts.json !== undefined) {
+  const { json, ...opts } = { credentials: "same-origin", ...options };
+  const headers = { ...(opts.headers || {}) };
+  if (json !== undefined) {
     opts.method = opts.method || "POST";
-    opts.headers = { "Content-Type": "application/json" };
-    opts.body = JSON.stringify(opts.json);
+    headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(json);
   }
+  const method = (opts.method || "GET").toUpperCase();
+  if (method !== "GET" && method !== "HEAD") headers[CSRF_HEADER] = csrfToken;
+  opts.headers = headers;
   const resp = await fetch(path, opts);
+  const issued = resp.headers.get(CSRF_HEADER);
+  if (issued) csrfToken = issued;
   if (resp.status === 401 && path !== "/api/login") { showLogin(); throw new Error("请先登录"); }
   const data = await resp.json().catch(() => ({}));
   if (!resp.ok) throw new Error(typeof data.detail === "string" ? data.detail : `请求失败（${resp.status}）`);
@@ -57,10 +67,10 @@ $("#login-form").addEventListener("submit", async (ev) => {
   } catch (err) { $("#login-error").textContent = err.message; }
 });
 
-$("#logout").addEventListener("click", async () => { await api("/api/logout", { json: {} }); showLogin(); });
+$("#logout").addEventListener("click", async () => { await api("/api/logout", { json: {} }); csrfToken = ""; showLogin(); });
 
 // -- tabs ----------------------------------------------------------------------------------
-const loaders = { queue: loadQueue, conversations: loadConversations, kb: loadDocuments, chat: () => {} };
+const loaders = { queue: loadQueue, conversations: loadConversations, kb: loadDocuments, chat: async () => {} };
 function showTab(name) {
   document.querySelectorAll(".tab").forEach((t) => { t.hidden = t.id !== `tab-${name}`; });
   document.querySelectorAll("header nav button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));

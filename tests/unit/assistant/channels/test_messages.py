@@ -30,3 +30,12 @@ def test_a_broken_file_stops_the_start_naming_it(tmp_path: Path, change: str) ->
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ValueError, match=r"messages\.yml"):
         ChannelMessages.load(path)
+
+
+def test_a_template_without_its_fields_stops_the_start(tmp_path: Path) -> None:
+    data = yaml.safe_load(MESSAGES_FILE.read_text(encoding="utf-8"))
+    data["wechat_more_waiting"] = "还有几条回答"  # {count} lost in an edit
+    path = tmp_path / "messages.yml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"wechat_more_waiting.*count"):
+        ChannelMessages.load(path)

@@ -33,12 +33,12 @@ def test_every_variable_reaches_its_setting() -> None:
     values = {"WECHAT_TOKEN": "tok", "WECHAT_APPID": "wx1", "WECHAT_AES_KEY": AES_KEY,
               "WECHAT_SECRET": "sec", "WECHAT_API_BASE": "http://127.0.0.1:9/",
               "WECHAT_MODE": "compatible", "WECHAT_REPLY_BUDGET": "1.5",
-              "WECHAT_DEDUP_REDIS": "redis://127.0.0.1:6379/1"}
+              "WECHAT_DEDUP_REDIS": "redis://127.0.0.1:6379/1", "WECHAT_ACCOUNT_ID": "gh_1a2b"}
     assert set(values) == set(ENV_VARS)
     s = WeChatSettings.from_env(values)
     assert (s.token, s.app_id, s.encoding_aes_key, s.app_secret) == ("tok", "wx1", AES_KEY, "sec")
     assert (s.api_base, s.mode, s.reply_budget_seconds) == ("http://127.0.0.1:9", "compatible", 1.5)
-    assert s.dedup_redis_url == "redis://127.0.0.1:6379/1"
+    assert s.dedup_redis_url == "redis://127.0.0.1:6379/1" and s.account_id == "gh_1a2b"
     assert WeChatSettings.from_env({}) == WeChatSettings()
 
 

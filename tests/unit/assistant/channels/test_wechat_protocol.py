@@ -277,3 +277,56 @@ def test_plain_reply_is_wechat_text_reply_xml() -> None:
     fields = {c.tag: c.text for c in ET.fromstring(reply)}
     assert fields["MsgType"] == "text" and fields["ToUserName"] == "oUser_abc-123"
     assert fields["Content"].startswith("您好")
+
+
+# -- replies: every value escaped, sent as the account ----------------------------------------
+HOSTILE_TO = ("gh_x]]&gt;&lt;/FromUserName&gt;&lt;FromUserName&gt;&lt;![CDATA[gh_attacker]]&gt;"
+              "&lt;/FromUserName&gt;")
+
+
+def hostile_xml(to_user: str = HOSTILE_TO) -> str:
+    return text_xml().replace("<ToUserName><![CDATA[gh_123456789abc]]></ToUserName>",
+                              f"<ToUserName>{to_user}</ToUserName>")
+
+
+def test_a_to_user_name_that_is_not_an_account_id_is_refused() -> None:
+    for to_user in (HOSTILE_TO, "gh 1", "gh_1&lt;x&gt;", "x" * 65):
+        err = rejected(protocol().open_message, plain_args(), hostile_xml(to_user).encode())
+        assert err.status == 400 and "ToUserName" in err.reason
+
+
+def test_with_a_configured_account_other_accounts_messages_are_refused_and_replies_sent_as_it(
+) -> None:
+    p = WeChatProtocol(settings(), clock=lambda: NOW, account_id="gh_123456789abc")
+    err = rejected(p.open_message, plain_args(), hostile_xml("gh_someoneelse").encode())
+    assert err.status == 400 and "another account" in err.reason
+    incoming = p.open_message(plain_args(), text_xml().encode())
+    fields = {c.tag: c.text for c in ET.fromstring(p.reply_xml(incoming, "您好"))}
+    assert fields["FromUserName"] == "gh_123456789abc"
+    with pytest.raises(ValueError, match="original id"):
+        WeChatProtocol(settings(), account_id="gh_1]]>")
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plaintext", "safe-mode"])
+def test_reply_content_cannot_break_out_of_its_element(encrypted: bool) -> None:
+    p = protocol()
+    if encrypted:
+        args, body = encrypted_request(text_xml())
+    else:
+        args, body = plain_args(), text_xml().encode()
+    incoming = p.open_message(args, body)
+    content = ('问]]></Content><FromUserName>gh_attacker</FromUserName><Content><![CDATA[x'
+               ' & <a href="weixin://bizmsgmenu?msgmenucontent=是&msgmenuid=1">是</a>\x00\x0b')
+    reply = p.reply_xml(incoming, content)
+    if encrypted:
+        outer = {c.tag: c.text for c in ET.fromstring(reply)}
+        reply = WeChatCrypto(TOKEN, AES_KEY, APP_ID).decrypt_message(
+            {"Encrypt": outer["Encrypt"]}, outer["MsgSignature"], outer["TimeStamp"],
+            outer["Nonce"])
+    root = ET.fromstring(reply)
+    assert [c.tag for c in root] == ["ToUserName", "FromUserName", "CreateTime", "MsgType",
+                                     "Content"]
+    fields = {c.tag: c.text for c in root}
+    assert fields["FromUserName"] == "gh_123456789abc" and fields["ToUserName"] == "oUser_abc-123"
+    assert fields["Content"] == content.replace("\x00", "").replace("\x0b", "")
+    assert "<![CDATA[" not in reply or encrypted

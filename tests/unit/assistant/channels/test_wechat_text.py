@@ -86,3 +86,12 @@ def test_render_joins_messages_and_turns_buttons_into_tappable_menu_links() -> N
 def test_markdown_links_and_bold_become_wechat_markup() -> None:
     assert to_wechat_markup("见[原文](https://example.org/a?b=1&c=2)，**重点**") == (
         '见<a href="https://example.org/a?b=1&amp;c=2">原文</a>，重点')
+
+
+def test_an_answer_that_waited_comes_under_its_question() -> None:
+    from assistant.channels.wechat_text import MAX_QUESTION_CHARS, earlier_answer
+
+    text = earlier_answer("审批有没有\n绿色通道？", "有。——出自《意见》工作任务 第1条")
+    assert text.startswith("您之前问“审批有没有 绿色通道？”") and text.endswith("第1条")
+    long = earlier_answer("问" * 100, "答")
+    assert "问" * MAX_QUESTION_CHARS + "…" in long and "问" * (MAX_QUESTION_CHARS + 1) not in long

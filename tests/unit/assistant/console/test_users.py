@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from assistant.console.users import ConsoleDatabase, StaffUser
+from assistant.console.users import ConsoleDatabase, LoginAttempt, StaffUser, csrf_token
 
 
 class Clock:
@@ -79,3 +80,85 @@ def test_resolved_items_are_remembered(db: ConsoleDatabase) -> None:
     user = db.add_user("li", "long enough")
     db.resolve("u1", "handoff:7", user)
     assert db.resolved_keys() == {("u1", "handoff:7")}
+
+
+# -- login throttling ----------------------------------------------------------------------
+def fail(db: ConsoleDatabase, username: str = "li", address: str = "10.0.0.1") -> LoginAttempt:
+    """One attempt whose password turns out wrong (what the login route does)."""
+    return db.begin_login(username, address)
+
+
+def test_five_failures_in_the_window_lock_the_account_and_the_address(
+        db: ConsoleDatabase, clock: Clock) -> None:
+    attempts = [fail(db) for _ in range(5)]
+    assert [a.refused for a in attempts] == [False] * 5
+    assert [a.locked for a in attempts] == [()] * 4 + [("account", "address")]
+    assert attempts[-1].lockout_seconds == 60
+    assert db.begin_login("li", "10.0.0.2").retry_after == 60  # the account, from anywhere
+    assert db.begin_login("zhao", "10.0.0.1").retry_after == 60  # anyone, from the address
+    clock.now += 59
+    assert db.begin_login("li", "10.0.0.3").refused
+    clock.now += 2
+    assert not db.begin_login("li", "10.0.0.3").refused
+
+
+def test_failures_outside_the_window_do_not_add_up(db: ConsoleDatabase, clock: Clock) -> None:
+    for _ in range(4):
+        fail(db)
+    clock.now += 15 * 60 + 1
+    assert [fail(db).locked for _ in range(4)] == [()] * 4
+
+
+def test_each_failure_after_a_lockout_locks_twice_as_long_up_to_an_hour(
+        db: ConsoleDatabase, clock: Clock) -> None:
+    for _ in range(5):
+        last = fail(db)
+    waits = [last.lockout_seconds]
+    for _ in range(8):
+        clock.now += waits[-1] + 1
+        waits.append(fail(db).lockout_seconds)
+    assert waits == [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
+    clock.now += 3600 + 24 * 3600 + 1  # a quiet day: forgotten
+    assert fail(db).locked == ()
+
+
+def test_a_right_password_forgives_its_attempt(db: ConsoleDatabase) -> None:
+    for _ in range(4):
+        fail(db)
+    db.login_succeeded(db.begin_login("li", "10.0.0.1"))  # the 5th, with the right password
+    assert [fail(db).locked for _ in range(4)] == [()] * 4  # the account starts afresh
+    # ... and the office's address keeps no count of its staff's successful logins.
+    for _ in range(10):
+        db.login_succeeded(db.begin_login("wang", "10.0.0.9"))
+    assert fail(db, "wang", "10.0.0.9").locked == ()
+
+
+def test_a_new_password_lifts_the_account_lockout(db: ConsoleDatabase) -> None:
+    for n in range(5):
+        fail(db, address=f"10.0.1.{n}")
+    assert db.begin_login("li", "10.0.2.1").refused
+    db.add_user("li", "a new long password")
+    assert not db.begin_login("li", "10.0.2.1").refused
+
+
+def test_lockouts_are_kept_in_the_database_file(db: ConsoleDatabase, clock: Clock) -> None:
+    for _ in range(5):
+        fail(db)
+    reopened = ConsoleDatabase(db.path, clock=clock)
+    assert reopened.begin_login("li", "10.0.0.7").retry_after == 60
+    rows = sqlite3.connect(db.path).execute("SELECT key FROM login_throttle").fetchall()
+    assert sorted(rows) == [("account:li",), ("address:10.0.0.1",)]
+
+
+def test_csrf_tokens_belong_to_one_session(db: ConsoleDatabase) -> None:
+    user = db.add_user("li", "long enough")
+    first, second = db.open_session(user), db.open_session(user)
+    assert csrf_token(first) == csrf_token(first)
+    assert csrf_token(first) != csrf_token(second)
+    assert first not in csrf_token(first) and len(csrf_token(first)) == 64
+
+
+def test_parallel_guesses_cannot_overtake_the_count(db: ConsoleDatabase) -> None:
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        attempts = list(pool.map(lambda _: db.begin_login("li", "10.0.0.1"), range(24)))
+    assert sum(not a.refused for a in attempts) == 5

@@ -26,8 +26,9 @@ REDACTED = "[redacted]"
 # Environment variables whose values are secrets: their literal values are redacted wherever
 # they appear, whatever the surrounding text.
 SECRET_VARIABLES = (
-    "RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "POSTGRES_PASSWORD", "CONSOLE_PASSWORD",
-    "CONSOLE_ADMIN_PASSWORD", "WECHAT_TOKEN", "WECHAT_SECRET", "WECHAT_AES_KEY",
+    "RASA_API_TOKEN", "ACTION_SERVER_TOKEN", "REST_OUTBOX_SECRET", "POSTGRES_PASSWORD",
+    "CONSOLE_PASSWORD", "CONSOLE_ADMIN_PASSWORD", "WECHAT_TOKEN", "WECHAT_SECRET",
+    "WECHAT_AES_KEY",
 )
 MIN_SECRET_LENGTH = 8  # shorter values would redact ordinary words
 

@@ -105,6 +105,57 @@ class CsrfGuard:
         await self.app(scope, receive, send)
 
 
+class BodySizeLimit:
+    """Answers 413 to a request body larger than `max_bytes` before it is read into memory or
+    spooled to disk (Starlette would otherwise store a whole multipart upload first): by its
+    Content-Length when it has one, else by counting what arrives."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        declared = HTTPConnection(scope).headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen, started = 0, False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, tracked_send)
+        except _BodyTooLarge:
+            if started:  # too late for a 413: the route already answered
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        log.warning("console: refused %s %s: body over %d bytes", scope["method"],
+                    scope["path"], self.max_bytes)
+        limit = self.max_bytes // 2**20
+        await JSONResponse({"detail": f"请求内容超过 {limit} MB"}, status_code=413)(
+            scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
 class ConsoleApp(FastAPI):
     """FastAPI with `SecurityHeaders` outside everything, Starlette's ServerErrorMiddleware
     included, so that a 500 carries the headers as well."""
@@ -136,6 +187,8 @@ def create_app(settings: RuntimeSettings, kb: KnowledgeBase, db: ConsoleDatabase
                          else TrackerReader.sqlite(settings.tracker_db))
     app.state.jobs = PublishJobs(kb)
     app.add_middleware(CsrfGuard, settings=settings)
+    # The largest body any route takes: an upload and its multipart framing.
+    app.add_middleware(BodySizeLimit, max_bytes=knowledge_base.MAX_UPLOAD_BYTES + 2**20)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

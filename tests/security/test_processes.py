@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assistant.console.users import ConsoleDatabase
 from assistant.scaleout.ports import free_port
 from assistant.servers import ServerProcess, action_server, console_server
 from assistant.settings import RuntimeSettings
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSOLE_PASSWORD = "security-console-pass"
+CONSOLE_USER = "security-auditor"
 POLICY_QUESTION = "审批有没有绿色通道？"
 ACTION_TOKEN_HEADER = "X-Action-Token"
 
@@ -110,14 +112,17 @@ def cmdline(pid: int) -> str:
 def console(assistant: Assistant, kb_home: Path) -> Iterator[tuple[RuntimeSettings, httpx.Client]]:
     """The console as its own process (as `make run` starts it), logged in as admin."""
     settings = assistant.settings.model_copy(update={"console_port": free_port()})
-    server = console_server(settings, env={"CONSOLE_ADMIN_PASSWORD": CONSOLE_PASSWORD,
-                                           "KB_HOME": str(kb_home)})
+    # The session's var/ is shared with other suites, whose console may have created `admin`
+    # first: this test's own account, created (or reset) in the same console database.
+    ConsoleDatabase(settings.console_db, settings.session_hours).add_user(
+        CONSOLE_USER, CONSOLE_PASSWORD, "admin")
+    server = console_server(settings, env={"KB_HOME": str(kb_home)})
     server.start()
     try:
         server.wait_healthy(120)
         with httpx.Client(base_url=settings.console_url, timeout=60,
                           headers={"Origin": settings.console_url}) as client:
-            resp = client.post("/api/login", json={"username": "admin",
+            resp = client.post("/api/login", json={"username": CONSOLE_USER,
                                                    "password": CONSOLE_PASSWORD})
             assert resp.status_code == 200, resp.text
             csrf = resp.headers.get("X-CSRF-Token")  # the console's CSRF token, when it has one

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.channels.wechat_config import WeChatSettings
+from assistant.scaleout.ports import port_holders
 from assistant.settings import RuntimeSettings
 
 # One math thread per Rasa process. Rasa serves one turn at a time per process, and the NLU's
@@ -52,40 +53,6 @@ class ServerStartError(RuntimeError):
 
 class PortInUseError(ServerStartError):
     pass
-
-
-def _listening_inodes(port: int) -> set[str]:
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            if len(cols) > 9 and cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(f"socket:[{cols[9]}]")
-    return inodes
-
-
-def port_holders(port: int) -> list[tuple[int, str]]:
-    """(pid, command line) of the processes listening on `port`, as far as this user may see
-    (Linux /proc; empty elsewhere or when the holder belongs to another user)."""
-    inodes = _listening_inodes(port)
-    found = []
-    if not inodes:
-        return found
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
-                args = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(
-                    errors="replace").strip()
-                found.append((int(proc.name), args[:160]))
-        except OSError:
-            continue
-    return sorted(found)
 
 
 def check_port_free(host: str, port: int, owner: str, setting: str = "") -> None:

@@ -1,12 +1,67 @@
-"""Free loopback ports for every process of a profile, so that the tests and the load
-benchmark can start a profile beside whatever else runs on the machine."""
+"""Ports: free loopback ports for every process of a profile (so that the tests and the load
+benchmark can start a profile beside whatever else runs on the machine), and who listens on a
+port (Linux /proc), for the supervisor's "port already in use" message and the tests."""
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
 from assistant.settings import RuntimeSettings
+
+_LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp*
+
+
+def _listening_sockets(port: int) -> list[tuple[str, str]]:
+    """(address, socket inode) of each TCP socket listening on `port`, IPv4 and IPv6."""
+    found = []
+    for table, ipv6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if len(cols) <= 9 or cols[3] != _LISTEN:
+                continue
+            address, hex_port = cols[1].rsplit(":", 1)
+            if int(hex_port, 16) == port:
+                found.append((_address(address, ipv6), cols[9]))
+    return found
+
+
+def _address(hex_address: str, ipv6: bool) -> str:
+    """/proc writes addresses as host-order 32-bit words: 0100007F is 127.0.0.1."""
+    if not ipv6:
+        return ".".join(str(b) for b in bytes.fromhex(hex_address)[::-1])
+    words = "".join(bytes.fromhex(hex_address[i:i + 8])[::-1].hex() for i in range(0, 32, 8))
+    return {"0" * 32: "::", "0" * 31 + "1": "::1"}.get(words, words)
+
+
+def listeners(port: int) -> set[str]:
+    """The addresses something listens on at `port` (TCP, IPv4 and IPv6)."""
+    return {address for address, _ in _listening_sockets(port)}
+
+
+def port_holders(port: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the processes listening on `port`, as far as this user may see
+    (Linux /proc; empty elsewhere or when the holder belongs to another user)."""
+    inodes = {f"socket:[{inode}]" for _, inode in _listening_sockets(port)}
+    found = []
+    if not inodes:
+        return found
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                args = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                    errors="replace").strip()
+                found.append((int(proc.name), args[:160]))
+        except OSError:
+            continue
+    return sorted(found)
 
 
 def _bind(port: int) -> bool:

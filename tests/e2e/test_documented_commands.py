@@ -52,7 +52,7 @@ import pytest
 
 from assistant.console.users import ConsoleDatabase
 from assistant.model_builder import fingerprint
-from assistant.scaleout.ports import free_port
+from assistant.scaleout.ports import free_port, listeners
 from assistant.servers import ServerProcess
 from assistant.settings import RuntimeSettings
 from bench.sample_documents import amended_opinion
@@ -277,28 +277,6 @@ def sh(command: str, env: dict[str, str], timeout: float = 240,
         raise AssertionError(f"timed out after {timeout} s\n"
                              f"{Outcome(command, -9, out, err)}") from None
     return Outcome(command, proc.returncode, out, err)
-
-
-def listeners(port: int) -> set[str]:
-    """The addresses something listens on at `port` (TCP, IPv4 and IPv6), from /proc."""
-    found = set()
-    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            local, state = row.split()[1], row.split()[3]
-            address, hex_port = local.split(":")
-            if state != "0A" or int(hex_port, 16) != port:
-                continue
-            if width == 8:
-                found.add(".".join(str(b) for b in bytes.fromhex(address)[::-1]))
-            else:
-                words = [bytes.fromhex(address[i:i + 8])[::-1].hex() for i in range(0, 32, 8)]
-                found.add({"0" * 32: "::", "0" * 31 + "1": "::1"}.get("".join(words),
-                                                                     "".join(words)))
-    return found
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:

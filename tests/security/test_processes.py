@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from assistant.console.users import ConsoleDatabase
-from assistant.scaleout.ports import free_port
+from assistant.scaleout.ports import free_port, listeners, port_holders
 from assistant.servers import ServerProcess, action_server, console_server
 from assistant.settings import RuntimeSettings
 from tests.live_servers import Assistant
@@ -44,43 +44,8 @@ ACTION_TOKEN_HEADER = "X-Action-Token"
 # -- processes and sockets, from /proc ---------------------------------------------------------
 
 
-def listeners(port: int) -> set[str]:
-    """The addresses something listens on at `port` (TCP, IPv4 and IPv6)."""
-    return {address for address, _ in _listening_sockets(port)}
-
-
-def _listening_sockets(port: int) -> list[tuple[str, str]]:
-    found = []
-    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            address, hex_port = cols[1].split(":")
-            if cols[3] != "0A" or int(hex_port, 16) != port:
-                continue
-            if width == 8:
-                host = ".".join(str(b) for b in bytes.fromhex(address)[::-1])
-            else:
-                host = {"0" * 32: "::", "0" * 24 + "01000000": "::1"}.get(address, address)
-            found.append((host, cols[9]))
-    return found
-
-
 def pids_listening_on(port: int) -> set[int]:
-    inodes = {f"socket:[{inode}]" for _, inode in _listening_sockets(port)}
-    pids = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
-                pids.add(int(proc.name))
-        except OSError:
-            continue
-    return pids
+    return {pid for pid, _ in port_holders(port)}
 
 
 def process_group(pgid: int) -> list[int]:
@@ -112,14 +77,15 @@ def cmdline(pid: int) -> str:
 def console(assistant: Assistant, kb_home: Path) -> Iterator[tuple[RuntimeSettings, httpx.Client]]:
     """The console as its own process (as `make run` starts it), logged in as admin."""
     settings = assistant.settings.model_copy(update={"console_port": free_port()})
-    # The session's var/ is shared with other suites, whose console may have created `admin`
-    # first: this test's own account, created (or reset) in the same console database.
-    ConsoleDatabase(settings.console_db, settings.session_hours).add_user(
-        CONSOLE_USER, CONSOLE_PASSWORD, "admin")
     server = console_server(settings, env={"KB_HOME": str(kb_home)})
     server.start()
     try:
         server.wait_healthy(120)
+        # The session's var/ is shared with other suites, whose console may have created
+        # `admin` first: this test's own account, in the database the console created (with
+        # the modes under test, so it is added only once the console is up).
+        ConsoleDatabase(settings.console_db, settings.session_hours).add_user(
+            CONSOLE_USER, CONSOLE_PASSWORD, "admin")
         with httpx.Client(base_url=settings.console_url, timeout=60,
                           headers={"Origin": settings.console_url}) as client:
             resp = client.post("/api/login", json={"username": CONSOLE_USER,

@@ -35,8 +35,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.scaleout.ports import free_port, free_ports_from
-from tests.security.test_processes import listeners, pids_listening_on, process_group
+from assistant.scaleout.ports import free_port, free_ports_from, listeners
+from tests.security.test_processes import pids_listening_on, process_group
 
 pytestmark = pytest.mark.e2e
 

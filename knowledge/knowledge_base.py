@@ -18,15 +18,20 @@ from knowledge.eligibility.engine import LEXICON_FILE, RULES_FILE, EligibilityEn
 from knowledge.indexing.anticipated import load_questions
 from knowledge.indexing.builder import IndexBuilder
 from knowledge.indexing.encoders import Encoder, load_encoder, set_inference_threads
-from knowledge.ingestion.clause_parser import ClauseParser
-from knowledge.ingestion.ingest import Ingestor, read_manifest
+from knowledge.ingestion.ingest import DocumentParser, Ingestor, read_manifest
 from knowledge.language.normalizer import NormalizationRules, TextNormalizer
 from knowledge.language.tokenizer import ChineseTokenizer
 from knowledge.models import ParsedDocument, Passage
 from knowledge.retrieval.retriever import Retriever
 from knowledge.settings import KnowledgeSettings
 from knowledge.store.clause_store import ClauseStore
-from knowledge.store.versions import DRAFT, cited_with_version, in_force
+from knowledge.store.versions import (
+    DRAFT,
+    REPEALED,
+    cited_with_version,
+    derived_status,
+    in_force,
+)
 
 
 @dataclass
@@ -85,8 +90,10 @@ class KnowledgeBase:
     def ingest_sources(self) -> tuple[list[ParsedDocument], str]:
         """Ingests (and publishes) every document of the sources manifest, then builds a new
         index generation from the versions in force."""
-        ingestor = Ingestor(self.store, ClauseParser(self.normalizer))
-        parsed = [ingestor.ingest(e) for e in read_manifest(self.settings.sources_manifest)]
+        s = self.settings
+        ingestor = Ingestor(self.store, DocumentParser(self.normalizer))
+        manifests = [s.sources_manifest] + ([s.related_manifest] if s.related_sources else [])
+        parsed = [ingestor.ingest(e) for e in read_manifest(*manifests)]
         return parsed, self.rebuild_index()
 
     def served_passages(self, today: str | date | None = None,
@@ -106,6 +113,9 @@ class KnowledgeBase:
         for i in versions:
             if i.status != DRAFT or (i.doc_id, i.version) == extra_published:
                 published[i.doc_id] = published.get(i.doc_id, 0) + 1
+        for info in versions:  # a repealed law stays searchable on request (its old text)
+            if info.doc_id not in chosen and derived_status(info, versions, today) == REPEALED:
+                chosen[info.doc_id] = info.version
         passages = self.store.passages(chosen.items())
         return [replace(p, citation=cited_with_version(p.citation, p.version))
                 if published.get(p.doc_id, 0) > 1 else p for p in passages]
@@ -133,7 +143,31 @@ class KnowledgeBase:
         )
         if passages is None:
             passages = self.served_passages()
-        return builder.build(passages, progress=progress).name
+        return builder.build(passages, progress=progress,
+                             documents=self.document_info(passages)).name
+
+    def document_info(self, passages: list[Passage],
+                      today: str | date | None = None) -> dict[str, dict]:
+        """What an index generation records of each document it holds: titles, type, status,
+        relations. Only a version in force (or pinned for an audit) is searched by default."""
+        versions = self.store.versions()
+        held = {(p.doc_id, p.version) for p in passages}
+        info: dict[str, dict] = {}
+        for v in versions:
+            if (v.doc_id, v.version) not in held:
+                continue
+            status = derived_status(v, versions, today)
+            info[v.doc_id] = {
+                "version": v.version, "title": v.title, "short_title": v.short_title,
+                "doc_type": v.doc_type, "issuer": v.issuer, "effective": v.effective,
+                # A version an index serves is in force unless repealed (a draft being
+                # published is about to be; a pinned old version is an audit's choice).
+                "status": status, "in_force": status != REPEALED,
+                "repealed": v.repealed, "repealed_by": v.repealed_by,
+                "repeals": list(v.repeals), "rests_on": list(v.rests_on),
+                "aliases": list(v.aliases),
+            }
+        return info
 
     @contextmanager
     def audit_retriever(self, pinned: dict[str, str]) -> Iterator[Retriever]:
@@ -145,4 +179,4 @@ class KnowledgeBase:
                                index_root=settings.index_root)
             encoder, status = self._encoder_and_status
             yield Retriever(settings, self.normalizer, self.tokenizer, encoder,
-                            encoder_status=status)
+                            encoder_status=status, in_force_only=False)

@@ -21,6 +21,30 @@ class DocumentInfo:
     source_file: str = ""
     expires: str = ""  # first day the version no longer applies (YYYY-MM-DD); "" = open-ended
     status: str = "published"  # as stored: draft | published (store/versions.py derives more)
+    # What kind of text it is and how it relates to the others, from the sources manifest
+    # (knowledge/sources/manifest.yml): never from Python.
+    doc_type: str = ""  # one of DOC_TYPES; "" for documents uploaded without one
+    adopted: str = ""  # adopted / promulgated / last amended (YYYY-MM-DD)
+    repealed: str = ""  # first day it no longer applies because another text repealed it
+    repealed_by: str = ""  # doc_id of the repealing text
+    repeals: tuple[str, ...] = ()  # doc_ids this text repealed
+    rests_on: tuple[str, ...] = ()  # "doc_id" or "doc_id#article": the legal basis
+    aliases: tuple[str, ...] = ()  # what owners call it: 环保法, 法典, 排污许可条例
+
+    @property
+    def name(self) -> str:
+        """The short title when there is one: what a phone-sized citation line shows."""
+        return self.short_title or self.title
+
+
+# The kinds of text the knowledge base holds, and how staff read them (console, bin/kb).
+DOC_TYPES = {
+    "law": "法律",
+    "administrative_regulation": "行政法规",
+    "ministry_rule": "部门规章",
+    "provincial_policy": "省级政策文件",
+}
+LEGISLATION_TYPES = ("law", "administrative_regulation", "ministry_rule")
 
 
 @dataclass(frozen=True)
@@ -51,10 +75,12 @@ class Passage:
     sentence_no: int
     text: str
     citation: str
+    context: str = ""  # heading words (a law's chapter) the index sees, never quoted
 
     def index_text(self) -> str:
-        """Text the lexical index sees: the item title gives the sentence its context."""
-        return f"{self.item_title} {self.text}" if self.item_title else self.text
+        """Text the indexes see: the item title (or a law's chapter) gives the text context."""
+        lead = " ".join(x for x in (self.context, self.item_title) if x)
+        return f"{lead} {self.text}" if lead else self.text
 
 
 @dataclass(frozen=True)
@@ -73,8 +99,20 @@ class SearchHit:
     passage: Passage
     score: float
     rank: int
+    # The passage's document as the index generation recorded it (title, type, in force).
+    document: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_force(self) -> bool:
+        return bool(self.document.get("in_force", True))
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self.passage)
-        data.update(score=round(self.score, 4), rank=self.rank)
+        legislation = self.document.get("doc_type") in LEGISLATION_TYPES
+        data.update(score=round(self.score, 4), rank=self.rank,
+                    doc_title=self.document.get("title", ""),
+                    doc_short_title=self.document.get("short_title", ""),
+                    doc_type=self.document.get("doc_type", ""),
+                    in_force=self.in_force,
+                    article_no=self.passage.item_no if legislation else None)
         return data

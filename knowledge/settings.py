@@ -22,6 +22,10 @@ class KnowledgeSettings(BaseSettings):
 
     home: Path = PROJECT_ROOT / "var" / "kb"
     sources_manifest: Path = SOURCES_DIR / "manifest.yml"
+    # The laws and regulations the opinion rests on (knowledge/sources/related/manifest.yml):
+    # off until retrieval over the whole corpus meets its targets (docs/retrieval.md).
+    related_sources: bool = False
+    related_manifest: Path = SOURCES_DIR / "related" / "manifest.yml"
     data_dir: Path = DATA_DIR
     top_k: int = 3
     # Answerability: below these the assistant says the policy does not cover the question
@@ -32,6 +36,11 @@ class KnowledgeSettings(BaseSettings):
     # tests/unit/knowledge/retrieval/test_retriever_answerable.py.
     min_score: float = 1.8
     min_coverage: float = 0.2
+    # The same, when the best passage is from a law or regulation: about 3,000 articles share
+    # words with almost any question, so the lexical evidence must be stronger (calibrated
+    # with bench/calibrate_answerability.py on eval/law_tune.tsv + out_of_scope_law_tune.txt).
+    min_score_law: float = 4.0
+    min_coverage_law: float = 0.3
     # How often the action server checks whether a new index generation was published.
     reload_check_seconds: float = 2.0
 
@@ -65,6 +74,10 @@ class KnowledgeSettings(BaseSettings):
     question_weight: float = 0.3
     question_mode: str = "sum"  # a passage's score: own + best question ("sum") or the max
     max_query_chars: int = 500
+    # Document-aware ranking (knowledge/retrieval/document_ranking.py, knowledge/data/ranking.yml)
+    policy_boost: float = 1.6  # the opinion's passages, for a question with no law cue
+    liability_boost: float = 1.3  # laws' liability chapters, for a question about consequences
+    named_document_boost: float = 1.5  # a document the question names without an article
     # Answerability with a dense leg: a weaker lexical match is accepted when the best
     # passage is also this similar to the question (cosine) and covers this much of it.
     min_dense_similarity: float = 0.83

@@ -2,7 +2,7 @@
 
 One module per area, each with a `register(subparsers)` function listed in COMMANDS:
 `search` (search, ingest), `evaluate` (eval), `assess` (eligibility), `publish` (add, versions,
-diff, publish). Nothing below the CLI imports it.
+diff, publish), `successors`. Nothing below the CLI imports it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from knowledge.cli.assess import register as register_assess
 from knowledge.cli.evaluate import register as register_eval
 from knowledge.cli.publish import register as register_publish
 from knowledge.cli.search import register as register_search
+from knowledge.cli.successors import register as register_successors
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    register_search, register_eval, register_assess, register_publish,
+    register_search, register_eval, register_assess, register_publish, register_successors,
 ]
 
 

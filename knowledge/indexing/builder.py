@@ -52,8 +52,13 @@ class IndexBuilder:
         self.dense_flat_max = dense_flat_max
 
     def build(self, passages: list[Passage], keep: int = 3,
-              progress: Callable[[str], None] | None = None) -> Path:
+              progress: Callable[[str], None] | None = None,
+              documents: dict[str, dict] | None = None) -> Path:
         """Builds under `.building-*`, renames into place, then switches CURRENT to it.
+
+        `documents`: doc_id -> what answers need to know of it (title, type, `in_force`);
+        passages of a document not in force are indexed but only searched on request (audit,
+        the old text of a repealed law).
 
         Any exception (or interrupt) before the switch removes the staging directory and
         leaves CURRENT, and so the live generation, as it was. `progress` gets stage messages.
@@ -88,6 +93,7 @@ class IndexBuilder:
                     "problems": self.question_problems + problems,
                 },
                 "documents": sorted({f"{p.doc_id}@{p.version}" for p in passages}),
+                "document_info": documents or {},
                 "legs": legs,
                 "build_seconds": round(time.perf_counter() - started, 3),
             }

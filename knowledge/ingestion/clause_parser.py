@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.citations import format_citation
+from knowledge.citations import chinese_number, format_citation
 from knowledge.language.normalizer import TextNormalizer
 from knowledge.models import LEAD_SECTION, Clause, DocumentInfo, ParsedDocument, Passage
 
@@ -25,30 +25,10 @@ _SECTION_MAX_LEN = 12
 _TITLE_MAX_LEN = 30
 _SENTENCE_PUNCT = re.compile(r"[，。；;：:,！？!?“”]")
 _LEAD_SENTENCE = re.compile(rf"^([^。；;：:，,]{{1,{_TITLE_MAX_LEN}}})[。：:]\s*(.+)$")
-_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0}
 
 # How a section numbers its items; the first style seen in a section is its item style,
 # markers of other styles inside an item are its sub-points (kept in the item's text).
 ARABIC, PAREN, ARTICLE = "1、", "（一）", "第X条"
-
-
-def chinese_number(text: str) -> int | None:
-    """一 → 1, 十二 → 12, 二十 → 20, 一百零五 → 105; Arabic digits pass through."""
-    if text.isdigit():
-        return int(text)
-    total, current = 0, 0
-    for ch in text:
-        if ch in _DIGITS:
-            current = _DIGITS[ch]
-        elif ch == "十":
-            total += (current or 1) * 10
-            current = 0
-        elif ch == "百":
-            total += (current or 1) * 100
-            current = 0
-        else:
-            return None
-    return total + current
 
 
 def _is_section_heading(line: str) -> bool:

@@ -8,6 +8,8 @@
 * .html/.htm (beautifulsoup4 + lxml): script/style/nav/header/footer dropped; one line per
   block element; the page's declared charset is honoured.
 * .pdf (pypdf): the text layer only; a scanned PDF (no text) is refused: OCR it first.
+* .md: a text file as law collections publish them (headings, inline HTML, front matter);
+  the markup is removed by knowledge/ingestion/markup.py.
 
 A file that cannot be read raises `UnsupportedFormat` (a `ValueError`) or one of its kinds,
 `DocumentTooLarge` and `UnreadableDocument`: `str()` is the cause for the log and the CLI (it
@@ -99,6 +101,12 @@ def read_docx(path: Path) -> str:
     return "\n".join(line for line in lines if line.strip())
 
 
+def read_markdown(path: Path) -> str:
+    from knowledge.ingestion.markup import markdown_to_lines
+
+    return "\n".join(markdown_to_lines(read_text_file(path)))
+
+
 _BLOCKS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "br", "section",
            "article", "td", "th", "dd", "dt", "pre", "blockquote")
 
@@ -132,14 +140,15 @@ def read_pdf(path: Path) -> str:
 
 READERS: dict[str, Callable[[Path], str]] = {
     ".txt": read_text_file,
+    ".md": read_markdown,
     ".docx": read_docx,
     ".html": read_html,
     ".htm": read_html,
     ".pdf": read_pdf,
 }
 SUPPORTED_SUFFIXES = tuple(READERS)
-_KIND_NAMES = {".txt": "文本", ".docx": "Word（.docx）", ".html": "网页", ".htm": "网页",
-               ".pdf": "PDF"}
+_KIND_NAMES = {".txt": "文本", ".md": "Markdown 文本", ".docx": "Word（.docx）", ".html": "网页",
+               ".htm": "网页", ".pdf": "PDF"}
 
 
 def unsupported_reason() -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from knowledge.ingestion.clause_parser import ClauseParser
+from knowledge.ingestion.ingest import DocumentParser
 from knowledge.ingestion.readers import (
     SUPPORTED_SUFFIXES,
     UnsupportedFormat,
@@ -228,7 +228,7 @@ def add_version(kb: KnowledgeBase, path: Path, doc_id: str, version: str, effect
         effective=effective, source_file=source_file or str(path), expires=expires or "",
         status=DRAFT,
     )
-    parsed = ClauseParser(kb.normalizer).parse(read(Path(path)), info)
+    parsed = DocumentParser(kb.normalizer).parse(read(Path(path)), info)
     kb.store.save(parsed, status=DRAFT)
     current = in_force(versions, today).get(doc_id)
     report = AddReport(parsed, replaced_draft=same is not None)

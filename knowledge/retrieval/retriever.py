@@ -29,7 +29,14 @@ from knowledge.indexing.generation import IndexGeneration, current_generation
 from knowledge.indexing.lexical_index import LexicalIndex
 from knowledge.language.normalizer import TextNormalizer
 from knowledge.language.tokenizer import ChineseTokenizer
-from knowledge.models import Passage, SearchHit
+from knowledge.models import LEGISLATION_TYPES, Passage, SearchHit
+from knowledge.retrieval.article_reference import (
+    ArticleReference,
+    SuccessorMap,
+    find_reference,
+    load_successors,
+)
+from knowledge.retrieval.document_ranking import RANKING_FILE, DocumentMasks, RankingCues
 from knowledge.retrieval.fusion import METHODS, fuse
 from knowledge.retrieval.query_analyzer import Glossary, QueryAnalysis, QueryAnalyzer
 from knowledge.settings import KnowledgeSettings
@@ -37,6 +44,7 @@ from knowledge.settings import KnowledgeSettings
 log = logging.getLogger(__name__)
 
 MAX_TOP_K = 50
+SUCCESSORS_FILE = "successors.yml"  # knowledge/data/: written by `bin/kb successors --write`
 # A generation built without dense vectors is encoded on load when it is this small.
 ENCODE_ON_LOAD_MAX_UNITS = 2000
 _UNSET: Any = object()
@@ -82,6 +90,26 @@ class _Generation:
     dense: DenseIndex | None = None
     dense_status: str = ""
     loaded_at: float = 0.0  # UNIX time this process started serving it
+    documents: dict[str, dict] = field(default_factory=dict)  # doc_id -> manifest record
+    not_in_force: np.ndarray | None = None  # passage mask: its text is not in force
+    masks: DocumentMasks | None = None
+    articles: dict[tuple[str, int], list[int]] = field(default_factory=dict)  # -> passages
+
+    @classmethod
+    def of(cls, path: Path, stored: IndexGeneration, dense: DenseIndex | None,
+           status: str, cues: RankingCues) -> _Generation:
+        documents = dict(stored.manifest.get("document_info") or {})
+        mask = np.fromiter((not documents.get(p.doc_id, {}).get("in_force", True)
+                            for p in stored.passages), dtype=bool, count=len(stored.passages))
+        articles: dict[tuple[str, int], list[int]] = {}
+        for i, p in enumerate(stored.passages):
+            if p.item_no is not None and (documents.get(p.doc_id, {}).get("doc_type")
+                                          in LEGISLATION_TYPES):
+                articles.setdefault((p.doc_id, p.item_no), []).append(i)
+        return cls(path.name, path, stored.passages, stored.units, stored.lexical,
+                   stored.manifest, dense, status, time.time(), documents,
+                   mask if mask.any() else None,
+                   DocumentMasks.of(stored.passages, documents, cues), articles)
 
 
 class Retriever:
@@ -93,8 +121,14 @@ class Retriever:
         encoder: Encoder | None = _UNSET,
         analyzer: QueryAnalyzer | None = None,
         encoder_status: str = "",
+        in_force_only: bool = True,
     ) -> None:
+        """`in_force_only`: rank only passages of texts in force (a repealed law's passages are
+        in the index for its old text and for audits, never an answer by default)."""
         self.settings = settings
+        self.in_force_only = in_force_only
+        self.cues = RankingCues.load(settings.data_dir / RANKING_FILE)
+        self.successors: SuccessorMap = {}
         self.normalizer = normalizer or TextNormalizer()
         self.tokenizer = tokenizer or ChineseTokenizer.from_data(settings.data_dir)
         if encoder is _UNSET:
@@ -132,8 +166,8 @@ class Retriever:
     def _load(self, path: Path) -> _Generation:
         stored = IndexGeneration.load(path, dense_model=self.encoder.name if self.encoder else None)
         dense, status = self._dense_for(path.name, stored)
-        return _Generation(path.name, path, stored.passages, stored.units, stored.lexical,
-                           stored.manifest, dense, status, time.time())
+        self.successors = load_successors(self.settings.data_dir / SUCCESSORS_FILE)
+        return _Generation.of(path, stored, dense, status, self.cues)
 
     def _dense_for(self, name: str, stored: IndexGeneration) -> tuple[DenseIndex | None, str]:
         """The stored vectors when they are this encoder's; a small generation built without
@@ -202,6 +236,15 @@ class Retriever:
             "problems": list(aq.get("problems") or []),
         }
 
+    @property
+    def documents(self) -> dict[str, dict]:
+        """doc_id -> title, short title, type, status, relations, aliases of the live index."""
+        self.reload()
+        return self._generation.documents if self._generation else {}
+
+    def document_in_force(self, doc_id: str) -> bool:
+        return bool(self.documents.get(doc_id, {}).get("in_force", True))
+
     # -- querying ----------------------------------------------------------------------
     def search(self, query: str, top_k: int | None = None, *,
                fusion: str | None = None) -> SearchResult:
@@ -223,7 +266,16 @@ class Retriever:
             return SearchResult(a.query, a.normalized, a.tokens, [], False,
                                 "no retrieval leg is live", gen.name, fusion=method)
         started = time.perf_counter()
+        reference = find_reference(a.normalized, gen.documents)
+        if reference is not None and reference.article is not None:
+            return self._article_lookup(gen, a, reference, method, started)
+        named = None
+        if reference is not None:
+            named = reference.doc_id
         lex, lex_src = self._lexical(gen, a)
+        hidden = gen.not_in_force if self.in_force_only else None
+        if hidden is not None:
+            lex = np.where(hidden, 0.0, lex)
         strong = False
         if lex.max(initial=0.0) > 0:
             best = int(np.argmax(lex))
@@ -235,17 +287,31 @@ class Retriever:
         dense = dense_src = qvec = None
         if want_dense:
             qvec, dense, dense_src = self._dense(gen, a)
+            if hidden is not None:
+                dense = np.where(hidden, np.nan, dense)
         scores = fuse(method, lex, dense, weight=self.settings.fusion_weight,
                       rrf_k=self.settings.rrf_k, depth=self.settings.rerank_depth,
                       lexical_strong=strong)
+        if gen.masks is not None:
+            st = self.settings
+            scores = scores * gen.masks.prior(
+                about_law=self.cues.asks_about_law(a.normalized),
+                about_penalty=self.cues.asks_about_penalty(a.normalized),
+                named_doc=named, policy_boost=st.policy_boost,
+                liability_boost=st.liability_boost, named_boost=st.named_document_boost)
+        if hidden is not None:
+            scores = np.where(hidden, -np.inf, scores)
         order = _top_k(scores, top_k)
-        hits = [SearchHit(gen.passages[i], float(scores[i]), rank)
+        hits = [SearchHit(gen.passages[i], float(scores[i]), rank,
+                          gen.documents.get(gen.passages[i].doc_id, {}))
                 for rank, i in enumerate((int(i) for i in order if np.isfinite(scores[i])),
                                          start=1)]
         details: dict[str, Any] = {
             "glossary": [{"phrase": h.key, "terms": list(h.expansions)} for h in a.glossary_hits],
             "lexical_strong": strong,
         }
+        if reference is not None:
+            details["document_reference"] = self._reference_details(gen, reference)
         if a.truncated:
             details["truncated_to"] = len(a.normalized)
         if not hits:
@@ -259,7 +325,8 @@ class Retriever:
             units.add(int(dense_src[top]))
         coverage = self._coverage(gen, a, units)
         lex_score = float(lex[top])
-        answerable, why = self._answerable(lex_score, coverage, None)
+        law = bool(gen.masks is not None and not gen.masks.policy[top])
+        answerable, why = self._answerable(lex_score, coverage, None, law)
         sim = None
         if dense is not None and not math.isnan(dense[top]):
             sim = float(dense[top])
@@ -271,7 +338,7 @@ class Retriever:
             sim = (float(dense[top]) if not math.isnan(dense[top])
                    else float(gen.dense.similarities(qvec, np.asarray([top]))[0]))
         if not answerable and sim is not None:
-            answerable, why = self._answerable(lex_score, coverage, sim)
+            answerable, why = self._answerable(lex_score, coverage, sim, law)
         if a.other_jurisdictions:
             answerable = False
             why = (f"not covered: the question names {'、'.join(a.other_jurisdictions)},"
@@ -284,13 +351,63 @@ class Retriever:
         details.update(top_lexical=round(lex_score, 3), top_dense=sim, coverage=round(coverage, 3),
                        matched_questions=via,
                        ms=round(1000 * (time.perf_counter() - started), 2))
-        reason = (f"{why}: bm25={lex_score:.2f} (min {self.settings.min_score}),"
-                  f" coverage={coverage:.2f} (min {self.settings.min_coverage})"
+        st = self.settings
+        reason = (f"{why}: bm25={lex_score:.2f} (min {st.min_score_law if law else st.min_score}),"
+                  f" coverage={coverage:.2f}"
+                  f" (min {st.min_coverage_law if law else st.min_coverage})"
                   + (f", dense={sim:.3f} (min {self.settings.min_dense_similarity})"
                      if sim is not None else "")
                   + f", fusion={method}")
         return SearchResult(a.query, a.normalized, a.tokens, hits, answerable, reason, gen.name,
                             coverage, method, self._legs(method, dense), details)
+
+    def _reference_details(self, gen: _Generation, ref: ArticleReference) -> dict[str, Any]:
+        """What the answer must say about the document the owner named: its status and, for a
+        repealed text, when and by what, and where the article lives on."""
+        doc = gen.documents.get(ref.doc_id, {})
+        out: dict[str, Any] = {"doc_id": ref.doc_id, "alias": ref.alias, "article": ref.article,
+                               "title": doc.get("title", ""), "in_force": doc.get("in_force", True),
+                               "wants_old_text": ref.wants_old_text}
+        if not doc.get("in_force", True):
+            by = gen.documents.get(doc.get("repealed_by", ""), {})
+            out.update(status=doc.get("status", ""), repealed=doc.get("repealed", ""),
+                       repealed_by=doc.get("repealed_by", ""),
+                       repealed_by_title=by.get("title", ""))
+            if ref.article is not None:
+                successor = self.successors.get((ref.doc_id, ref.article))
+                out["successor"] = ({"doc_id": successor.doc_id,
+                                     "articles": list(successor.articles),
+                                     "reviewed": successor.reviewed}
+                                    if successor else None)
+        return out
+
+    def _article_lookup(self, gen: _Generation, a: QueryAnalysis, ref: ArticleReference,
+                        method: str, started: float) -> SearchResult:
+        """"法典第五十二条" gets exactly that article; an article of a repealed text gets its
+        successor in the text in force (its own old text only when asked for it)."""
+        details: dict[str, Any] = {"document_reference": self._reference_details(gen, ref)}
+        doc = gen.documents.get(ref.doc_id, {})
+        target: tuple[str, int] | None = (ref.doc_id, ref.article or 0)
+        why = "article lookup"
+        if not doc.get("in_force", True) and self.in_force_only and not ref.wants_old_text:
+            successor = self.successors.get((ref.doc_id, ref.article or 0))
+            target = (successor.doc_id, successor.articles[0]) if successor else None
+            why = "repealed article: its successor in force" if successor else \
+                "repealed article without a known successor"
+        ids: list[int] = []
+        if target is not None:
+            ids = list(gen.articles.get(target, []))
+            if successor_extra := (details["document_reference"].get("successor") or {}):
+                for extra in successor_extra.get("articles", [])[1:]:
+                    ids += gen.articles.get((successor_extra["doc_id"], extra), [])
+        if target is not None and not ids:
+            why = f"{ref.alias} has no article {ref.article} in the index"
+        hits = [SearchHit(gen.passages[i], 1.0 / rank, rank,
+                          gen.documents.get(gen.passages[i].doc_id, {}))
+                for rank, i in enumerate(ids[:MAX_TOP_K], start=1)]
+        details["ms"] = round(1000 * (time.perf_counter() - started), 2)
+        return SearchResult(a.query, a.normalized, a.tokens, hits, bool(hits), why, gen.name,
+                            1.0 if hits else 0.0, method, ("article",), details)
 
     @staticmethod
     def _legs(method: str, dense: np.ndarray | None) -> tuple[str, ...]:
@@ -299,9 +416,11 @@ class Retriever:
         return ("bm25", "dense") if dense is not None else ("bm25",)
 
     def _answerable(self, lex_score: float, coverage: float,
-                    sim: float | None) -> tuple[bool, str]:
+                    sim: float | None, law: bool = False) -> tuple[bool, str]:
         s = self.settings
-        if lex_score >= s.min_score and coverage >= s.min_coverage:
+        min_score, min_coverage = ((s.min_score_law, s.min_coverage_law) if law
+                                   else (s.min_score, s.min_coverage))
+        if lex_score >= min_score and coverage >= min_coverage:
             return True, "covered (lexical)"
         if (sim is not None and sim >= s.min_dense_similarity
                 and lex_score >= s.min_dense_lexical and coverage >= s.min_dense_coverage):

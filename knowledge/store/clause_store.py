@@ -6,6 +6,7 @@ Indexes are derived from it and can be rebuilt at any time; citations and clause
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,9 @@ CREATE TABLE IF NOT EXISTS documents (
     ingested_at TEXT NOT NULL DEFAULT (datetime('now')),
     expires TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'published',
     published_at TEXT,
+    doc_type TEXT NOT NULL DEFAULT '', adopted TEXT NOT NULL DEFAULT '',
+    repealed TEXT NOT NULL DEFAULT '', repealed_by TEXT NOT NULL DEFAULT '',
+    relations TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (doc_id, version)
 );
 CREATE TABLE IF NOT EXISTS clauses (
@@ -35,20 +39,40 @@ CREATE TABLE IF NOT EXISTS passages (
     passage_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, version TEXT NOT NULL,
     clause_key TEXT NOT NULL, section TEXT NOT NULL, item_no INTEGER, item_title TEXT NOT NULL,
     sentence_no INTEGER NOT NULL, text TEXT NOT NULL, citation TEXT NOT NULL,
-    position INTEGER NOT NULL,
+    position INTEGER NOT NULL, context TEXT NOT NULL DEFAULT '',
     FOREIGN KEY (doc_id, version) REFERENCES documents (doc_id, version) ON DELETE CASCADE
 );
 """
 
-# Columns of document versions, added to stores created before them; existing rows were
-# published by ingest.
+# Columns added to stores created before them; existing rows were published by ingest.
 _ADDED_COLUMNS = {
-    "expires": "TEXT NOT NULL DEFAULT ''",
-    "status": "TEXT NOT NULL DEFAULT 'published'",
-    "published_at": "TEXT",
+    "documents": {
+        "expires": "TEXT NOT NULL DEFAULT ''",
+        "status": "TEXT NOT NULL DEFAULT 'published'",
+        "published_at": "TEXT",
+        "doc_type": "TEXT NOT NULL DEFAULT ''",
+        "adopted": "TEXT NOT NULL DEFAULT ''",
+        "repealed": "TEXT NOT NULL DEFAULT ''",
+        "repealed_by": "TEXT NOT NULL DEFAULT ''",
+        "relations": "TEXT NOT NULL DEFAULT '{}'",
+    },
+    "passages": {"context": "TEXT NOT NULL DEFAULT ''"},
 }
 _DOC_COLUMNS = ("doc_id, version, title, short_title, issuer, effective, source_file,"
-                " expires, status")
+                " expires, status, doc_type, adopted, repealed, repealed_by, relations")
+_RELATIONS = ("repeals", "rests_on", "aliases")  # list-valued metadata, kept as JSON
+_PASSAGE_COLUMNS = ("passage_id, doc_id, version, clause_key, section, item_no, item_title,"
+                    " sentence_no, text, citation, context")
+
+
+class DocumentNotStorable(ValueError):
+    """A parsed document the store refuses (e.g. two clauses with one key); nothing is kept."""
+
+
+def _document(row: sqlite3.Row) -> DocumentInfo:
+    data = dict(row)
+    relations = json.loads(data.pop("relations") or "{}")
+    return DocumentInfo(**data, **{k: tuple(relations.get(k) or ()) for k in _RELATIONS})
 
 
 class ClauseStore:
@@ -59,10 +83,11 @@ class ClauseStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
-            have = {r["name"] for r in db.execute("PRAGMA table_info(documents)")}
-            for column, ddl in _ADDED_COLUMNS.items():  # stores made before versions existed
-                if column not in have:
-                    db.execute(f"ALTER TABLE documents ADD COLUMN {column} {ddl}")
+            for table, columns in _ADDED_COLUMNS.items():  # stores made by older releases
+                have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+                for column, ddl in columns.items():
+                    if column not in have:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -78,10 +103,24 @@ class ClauseStore:
     def save(self, parsed: ParsedDocument, status: str | None = None) -> None:
         """Replaces one document version as a whole, in one transaction.
 
-        `status` overrides the info's (ingest publishes; `bin/kb add` stores a draft).
+        `status` overrides the info's (ingest publishes; `bin/kb add` stores a draft). A document
+        the store cannot hold raises `DocumentNotStorable` naming the clause, and the previous
+        state of that version is kept (the transaction rolls back).
         """
         info = parsed.info
         status = status or info.status or "published"
+        _check_keys(parsed)
+        try:
+            self._save(parsed, status)
+        except sqlite3.IntegrityError as exc:
+            raise DocumentNotStorable(
+                f"{info.doc_id}@{info.version}: cannot be stored ({exc}); nothing was changed"
+            ) from exc
+
+    def _save(self, parsed: ParsedDocument, status: str) -> None:
+        info = parsed.info
+        relations = json.dumps({k: list(getattr(info, k)) for k in _RELATIONS},
+                               ensure_ascii=False)
         with self._connect() as db:
             db.execute(
                 "DELETE FROM documents WHERE doc_id = ? AND version = ?",
@@ -89,12 +128,14 @@ class ClauseStore:
             )
             db.execute(
                 "INSERT INTO documents (doc_id, version, title, short_title, issuer, effective,"
-                " source_file, headline, expires, status, published_at)"
+                " source_file, headline, expires, status, published_at, doc_type, adopted,"
+                " repealed, repealed_by, relations)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                " CASE WHEN ? = 'published' THEN datetime('now') END)",
+                " CASE WHEN ? = 'published' THEN datetime('now') END, ?, ?, ?, ?, ?)",
                 (info.doc_id, info.version, info.title, info.short_title, info.issuer,
                  info.effective, info.source_file, parsed.headline, info.expires or "", status,
-                 status),
+                 status, info.doc_type, info.adopted, info.repealed, info.repealed_by,
+                 relations),
             )
             db.executemany(
                 "INSERT INTO clauses VALUES (:doc_id, :version, :clause_key, :section, :item_no,"
@@ -102,8 +143,9 @@ class ClauseStore:
                 [asdict(c) | {"position": i} for i, c in enumerate(parsed.clauses)],
             )
             db.executemany(
-                "INSERT INTO passages VALUES (:passage_id, :doc_id, :version, :clause_key,"
-                " :section, :item_no, :item_title, :sentence_no, :text, :citation, :position)",
+                f"INSERT INTO passages ({_PASSAGE_COLUMNS}, position) VALUES (:passage_id,"
+                " :doc_id, :version, :clause_key, :section, :item_no, :item_title, :sentence_no,"
+                " :text, :citation, :context, :position)",
                 [asdict(p) | {"position": i} for i, p in enumerate(parsed.passages)],
             )
 
@@ -119,11 +161,11 @@ class ClauseStore:
             rows = db.execute(
                 f"SELECT {_DOC_COLUMNS} FROM documents"
                 " WHERE status != 'draft' AND (effective IS NULL OR effective <= ?)"
-                " ORDER BY doc_id, CASE WHEN expires != '' AND expires <= ? THEN 0 ELSE 1 END,"
-                " effective, version",
-                (today, today),
+                " ORDER BY doc_id, CASE WHEN (expires != '' AND expires <= ?)"
+                " OR (repealed != '' AND repealed <= ?) THEN 0 ELSE 1 END, effective, version",
+                (today, today, today),
             ).fetchall()
-        return [DocumentInfo(**dict(r)) for r in rows]
+        return [_document(r) for r in rows]
 
     def versions(self, doc_id: str | None = None) -> list[DocumentInfo]:
         """Every stored version, drafts and future ones included, by document and date."""
@@ -133,7 +175,7 @@ class ClauseStore:
             query, args = query + " WHERE doc_id = ?", (doc_id,)
         with self._connect() as db:
             rows = db.execute(query + " ORDER BY doc_id, effective, version", args).fetchall()
-        return [DocumentInfo(**dict(r)) for r in rows]
+        return [_document(r) for r in rows]
 
     def set_status(self, doc_id: str, version: str, status: str) -> None:
         with self._connect() as db:
@@ -148,8 +190,7 @@ class ClauseStore:
         """All stored passages, or those of the given (doc_id, version) pairs."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT passage_id, doc_id, version, clause_key, section, item_no, item_title,"
-                " sentence_no, text, citation FROM passages ORDER BY doc_id, version, position"
+                f"SELECT {_PASSAGE_COLUMNS} FROM passages ORDER BY doc_id, version, position"
             ).fetchall()
         passages = [Passage(**dict(r)) for r in rows]
         if versions is None:
@@ -177,3 +218,21 @@ class ClauseStore:
                 (doc_id, version, clause_key),
             ).fetchone()
         return Clause(**dict(row)) if row else None
+
+
+def _check_keys(parsed: ParsedDocument) -> None:
+    """Two clauses (or passages) with one key would break the primary key half-way through a
+    save: refuse the document first, naming the place, so staff can mend the text."""
+    seen: dict[str, str] = {}
+    for clause in parsed.clauses:
+        if clause.clause_key in seen:
+            raise DocumentNotStorable(
+                f"{parsed.info.doc_id}@{parsed.info.version}: {clause.citation} appears twice"
+                f" (clause {clause.clause_key!r}; first under {seen[clause.clause_key] or '正文'},"
+                f" again under {clause.section or '正文'}); nothing was stored")
+        seen[clause.clause_key] = clause.section
+    ids = [p.passage_id for p in parsed.passages]
+    if len(ids) != len(set(ids)):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise DocumentNotStorable(f"{parsed.info.doc_id}@{parsed.info.version}: passage {dup}"
+                                  " appears twice; nothing was stored")

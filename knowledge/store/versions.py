@@ -4,8 +4,9 @@ A stored version is a `draft` (parsed and kept, never served) or `published`. Am
 published versions of a document, the one **in force** on a day is the latest by effective
 date whose effective date is on or before that day and which has not expired (`expires` is
 the first day it no longer applies). Other published versions are `superseded` (an in-force
-version is newer), `scheduled` (effective later) or `expired`; all stay in the store and can
-be searched and quoted explicitly for audit.
+version is newer), `scheduled` (effective later), `expired`, or `repealed` (another text
+repealed the document from its `repealed` day: the manifest's `repeals:`); all stay in the
+store and can be searched and quoted explicitly for audit.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ PUBLISHED = "published"
 SUPERSEDED = "superseded"
 SCHEDULED = "scheduled"
 EXPIRED = "expired"
+REPEALED = "repealed"
+# How staff read a status (console, bin/kb versions).
+STATUS_NAMES = {DRAFT: "草稿", PUBLISHED: "现行有效", SUPERSEDED: "已被新版本替代",
+                SCHEDULED: "尚未施行", EXPIRED: "已失效", REPEALED: "已废止"}
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _YEAR = re.compile(r"^(19|20)\d{2}$")
@@ -43,8 +48,15 @@ def check_date(value: str, what: str) -> str:
     raise ValueError(f"{what} must be a real date as YYYY-MM-DD, got {value!r}")
 
 
+def ends(info: DocumentInfo) -> str:
+    """The first day the version no longer applies: its expiry or its repeal, whichever is
+    first ("" when neither is set)."""
+    return min((d for d in (info.expires, info.repealed) if d), default="")
+
+
 def _applies(info: DocumentInfo, today: str) -> bool:
-    return (info.effective or "") <= today and not (info.expires and info.expires <= today)
+    end = ends(info)
+    return (info.effective or "") <= today and not (end and end <= today)
 
 
 def in_force(versions: Iterable[DocumentInfo], today: str | date | None = None,
@@ -65,10 +77,12 @@ def in_force(versions: Iterable[DocumentInfo], today: str | date | None = None,
 
 def derived_status(info: DocumentInfo, versions: Iterable[DocumentInfo],
                    today: str | date | None = None) -> str:
-    """draft | published (in force) | superseded | scheduled | expired."""
+    """draft | published (in force) | superseded | scheduled | expired | repealed."""
     if info.status == DRAFT:
         return DRAFT
     day = today_iso(today)
+    if info.repealed and info.repealed <= day:
+        return REPEALED
     if info.expires and info.expires <= day:
         return EXPIRED
     if (info.effective or "") > day:

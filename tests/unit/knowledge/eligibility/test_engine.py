@@ -25,8 +25,7 @@ from knowledge.eligibility import (
     ProfileError,
 )
 from knowledge.eligibility.rules import DEFAULT_RULES_PATH, load_rules
-from knowledge.ingestion.clause_parser import ClauseParser
-from knowledge.ingestion.ingest import Ingestor, read_manifest
+from knowledge.ingestion.ingest import DocumentParser, Ingestor, read_manifest
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.models import ParsedDocument
 from knowledge.settings import PROJECT_ROOT, KnowledgeSettings
@@ -109,7 +108,7 @@ def ingested(home: Path) -> KnowledgeBase:
     (`ingest_sources`) would cost most of this file's run time.
     """
     base = KnowledgeBase(KnowledgeSettings(home=home))
-    ingestor = Ingestor(base.store, ClauseParser(base.normalizer))
+    ingestor = Ingestor(base.store, DocumentParser(base.normalizer))
     for entry in read_manifest(base.settings.sources_manifest):
         ingestor.ingest(entry)
     return base

@@ -109,13 +109,13 @@ class LegalTextParser:
             text = "\n".join(art.paragraphs)
             clauses.append(Clause(info.doc_id, info.version, key, section, art.number, "",
                                   text, citation))
-            context = art.path[-1] if art.path else ""
+            context = " ".join(_heading_words(h) for h in art.path[-2:])
             for m, passage_text in enumerate(self._passages(art.paragraphs), start=1):
                 passages.append(Passage(
                     passage_id=f"{info.doc_id}@{info.version}#{key}#{m}",
                     doc_id=info.doc_id, version=info.version, clause_key=key, section=section,
                     item_no=art.number, item_title="", sentence_no=m, text=passage_text,
-                    citation=citation, context=_heading_words(context)))
+                    citation=citation, context=context))
         return ParsedDocument(info, headline, clauses, passages, sections, unplaced, preamble)
 
     @staticmethod

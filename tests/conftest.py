@@ -27,3 +27,12 @@ def built_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
     kb.ingest_sources()
     return kb
 
+
+
+@pytest.fixture(scope="session")
+def related_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """The opinion and the related rules (the whole corpus), BM25 only: builds in seconds."""
+    kb = KnowledgeBase(KnowledgeSettings(home=tmp_path_factory.mktemp("kb-related"),
+                                         related_sources=True, dense_model="none"))
+    kb.ingest_sources()
+    return kb

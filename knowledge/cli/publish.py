@@ -14,6 +14,7 @@ from knowledge.publishing.workflow import (
     PublishRefused,
     add_version,
     diff_versions,
+    document_ids,
     publish_version,
     version_rows,
 )
@@ -61,18 +62,31 @@ def cmd_add(args: argparse.Namespace, kb: KnowledgeBase) -> int:
 
 
 def cmd_versions(args: argparse.Namespace, kb: KnowledgeBase) -> int:
+    doc_ids = [args.doc_id] if args.doc_id else document_ids(kb)
     try:
-        rows = version_rows(kb, args.doc_id)
+        rows = {d: version_rows(kb, d) for d in doc_ids}
     except LookupError as exc:
         return _fail(str(exc))
     if args.json:
-        _dump(rows)
+        _dump(rows[args.doc_id] if args.doc_id else rows)
         return 0
-    print(f"{args.doc_id}: {len(rows)} version(s)")
-    for r in rows:
-        expires = f" → {r['expires']}" if r["expires"] else ""
-        print(f"  {r['version']:<12} {r['status']:<11} effective {r['effective']}{expires}"
-              f"  {r['clauses']} clauses  {r['source_file']}")
+    for doc_id, versions in rows.items():
+        head = versions[-1]
+        kind = f" [{head['doc_type_name']}]" if head["doc_type_name"] else ""
+        print(f"{doc_id}{kind}: {len(versions)} version(s)")
+        for r in versions:
+            ends = r["repealed"] or r["expires"]
+            until = f" → {ends}" if ends else ""
+            files = r["source_file"].split(", ")
+            source = files[0] if len(files) == 1 else f"{len(files)} files: {files[0]} …"
+            print(f"  {r['version']:<12} {r['status']:<11} effective {r['effective']}{until}"
+                  f"  {r['clauses']} clauses  {source}")
+        relations = head["relations"]
+        for label, key in (("repeals", "repeals"), ("repealed by", "repealed_by")):
+            if relations[key]:
+                print(f"  {label}: {', '.join(x['doc_id'] for x in relations[key])}")
+        if relations["rests_on"]:
+            print(f"  rests on: {', '.join(x['ref'] for x in relations['rests_on'])}")
     return 0
 
 
@@ -137,8 +151,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_add)
 
-    p = sub.add_parser("versions", help="list a document's versions and their status")
-    p.add_argument("doc_id")
+    p = sub.add_parser("versions", help="documents, their versions, status and relations")
+    p.add_argument("doc_id", nargs="?", help="one document (default: every document)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_versions)
 

@@ -32,7 +32,7 @@ from knowledge.ingestion.readers import (
     unsupported_reason,
 )
 from knowledge.knowledge_base import KnowledgeBase
-from knowledge.models import DocumentInfo, ParsedDocument
+from knowledge.models import DOC_TYPES, DocumentInfo, ParsedDocument
 from knowledge.publishing.diff import (
     REMOVED,
     RENUMBERED,
@@ -244,13 +244,33 @@ def version_rows(kb: KnowledgeBase, doc_id: str,
     if not versions:
         raise LookupError(f"no document {doc_id!r} in the knowledge base")
     clauses = kb.store.clauses(doc_id)
+    everything = kb.store.versions()
+    titles = {v.doc_id: v.short_title or v.title for v in everything}
+    repealed_by_others = {d.doc_id: [v.doc_id for v in everything if d.doc_id in v.repeals]
+                          for d in versions}
     return [
         {"doc_id": v.doc_id, "version": v.version, "status": derived_status(v, versions, today),
          "effective": v.effective, "expires": v.expires, "title": v.title,
+         "short_title": v.short_title, "doc_type": v.doc_type,
+         "doc_type_name": DOC_TYPES.get(v.doc_type, ""), "issuer": v.issuer,
+         "adopted": v.adopted, "repealed": v.repealed,
+         "relations": {
+             "repeals": [{"doc_id": d, "title": titles.get(d, d)} for d in v.repeals],
+             "repealed_by": [{"doc_id": d, "title": titles.get(d, d)}
+                             for d in ([v.repealed_by] if v.repealed_by
+                                       else repealed_by_others.get(v.doc_id, []))],
+             "rests_on": [{"ref": r, "title": titles.get(r.split("#")[0], r)}
+                          for r in v.rests_on],
+         },
          "source_file": v.source_file,
          "clauses": sum(c.version == v.version for c in clauses)}
         for v in versions
     ]
+
+
+def document_ids(kb: KnowledgeBase) -> list[str]:
+    """Every document in the store, in store order (the opinion, then the related rules)."""
+    return list(dict.fromkeys(v.doc_id for v in kb.store.versions()))
 
 
 def diff_versions(kb: KnowledgeBase, doc_id: str, old: str, new: str) -> VersionDiff:

@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
-const STATUS = { draft: "草稿", published: "现行", superseded: "已被替代", scheduled: "待生效", expired: "已失效" };
+const STATUS = { draft: "草稿", published: "现行", superseded: "已被替代", scheduled: "待生效", expired: "已失效", repealed: "已废止" };
 const KIND = { handoff: "转人工", fallback: "没听懂", feedback: "答案没帮上" };
 const CHANGE = { added: "新增", removed: "删除", changed: "修改", renumbered: "编号变化" };
 let me = null;
@@ -168,8 +168,18 @@ async function loadDocuments() {
   const docs = await api("/api/kb/documents");
   $("#kb-documents").replaceChildren(...docs.map((d) => {
     const current = d.versions.find((v) => v.status === "published");
+    const head = d.versions[d.versions.length - 1];
+    const rel = head.relations || { repeals: [], repealed_by: [], rests_on: [] };
+    const names = (xs) => xs.map((x) => `《${x.title}》`).join("");
+    const relations = [
+      rel.repeals.length ? `废止了${names(rel.repeals)}` : "",
+      rel.repealed_by.length ? `已被${names(rel.repealed_by)}废止（${head.repealed}）` : "",
+      rel.rests_on.length ? `依据${names(rel.rests_on)}` : "",
+    ].filter(Boolean).join("；");
     return el("div", { class: "document", "data-doc": d.doc_id },
-      el("h3", {}, d.doc_id),
+      el("h3", {}, head.short_title || head.title || d.doc_id),
+      el("p", { class: "meta" }, [head.doc_type_name, head.issuer, d.doc_id].filter(Boolean).join(" · ")),
+      relations ? el("p", { class: "meta relations" }, relations) : null,
       el("table", {}, el("thead", {}, el("tr", {}, ...["版本", "状态", "生效", "失效", "条款数", ""].map((h) => el("th", {}, h)))),
         el("tbody", {}, ...d.versions.map((v) => el("tr", { "data-version": v.version },
           el("td", {}, v.version), el("td", { class: "status" }, STATUS[v.status] || v.status), el("td", {}, v.effective), el("td", {}, v.expires || "—"), el("td", {}, String(v.clauses)),

@@ -36,6 +36,7 @@ from knowledge.publishing.workflow import (
     check_add,
     check_file_name,
     diff_versions,
+    document_ids,
     upload_path,
     version_rows,
 )
@@ -59,8 +60,7 @@ class PublishRequest(BaseModel):
 
 @router.get("/documents")
 def documents(user: Staff, kb: Kb) -> list[dict[str, Any]]:
-    doc_ids = sorted({v.doc_id for v in kb.store.versions()})
-    return [{"doc_id": d, "versions": version_rows(kb, d)} for d in doc_ids]
+    return [{"doc_id": d, "versions": version_rows(kb, d)} for d in document_ids(kb)]
 
 
 @router.get("/documents/{doc_id}/diff")

@@ -1,0 +1,104 @@
+"""Retrieval over the opinion and the laws it rests on: articles by number, repealed texts, the
+text in force by default (the issue of the related rules)."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.cli import main as kb_main
+from knowledge.evaluation.retrieval_eval import run
+from knowledge.knowledge_base import KnowledgeBase
+from knowledge.publishing.successors import guess_successors
+from knowledge.settings import PROJECT_ROOT
+
+EVAL = PROJECT_ROOT / "eval"
+CODE = "ecological-environment-code"
+
+
+@pytest.fixture(scope="module")
+def retriever(related_kb: KnowledgeBase):
+    return related_kb.retriever
+
+
+@pytest.mark.parametrize(("question", "doc_id", "article"), [
+    ("法典第五十二条说的什么", CODE, 52),
+    ("生态环境法典第1102条", CODE, 1102),
+    ("排污许可管理条例第三十三条", "pollutant-discharge-permit-regulation", 33),
+    ("行政处罚法 第63条讲的啥", "administrative-penalty-law", 63),
+])
+def test_an_article_named_by_number_is_exactly_that_article(retriever, question, doc_id, article):
+    result = retriever.search(question)
+    assert result.answerable and result.reason == "article lookup"
+    assert {(h.passage.doc_id, h.passage.item_no) for h in result.hits} == {(doc_id, article)}
+    hit = result.hits[0].to_json()
+    assert hit["in_force"] is True and hit["article_no"] == article
+    assert hit["doc_type"] in ("law", "administrative_regulation")
+    assert hit["doc_title"] and "第" in hit["citation"] and "#" not in hit["citation"]
+
+
+def test_a_repealed_article_is_answered_by_its_successor_in_force(retriever):
+    result = retriever.search("环境保护法第二十五条怎么规定的")
+    ref = result.details["document_reference"]
+    assert ref["in_force"] is False and ref["status"] == "repealed"
+    assert (ref["repealed"], ref["repealed_by"]) == ("2026-08-15", CODE)
+    assert ref["successor"]["articles"] == [52]
+    assert result.hits and all(h.passage.doc_id == CODE and h.in_force for h in result.hits)
+    assert result.hits[0].passage.item_no == 52
+
+
+def test_the_old_text_only_when_asked_for(retriever):
+    result = retriever.search("环境保护法第二十五条原文是什么")
+    assert result.hits[0].passage.doc_id == "environmental-protection-law"
+    assert result.hits[0].in_force is False
+    assert result.hits[0].passage.citation == "《中华人民共和国环境保护法》第二十五条"
+
+
+def test_repealed_texts_never_answer_by_default(retriever):
+    """The old laws' passages are in the index (for their old text) but never ranked."""
+    for question in ("按日连续处罚怎么规定", "建设项目环境影响评价文件未经批准擅自开工建设",
+                     "企业事业单位应当按照国家有关规定制定突发环境事件应急预案"):
+        result = retriever.search(question, 10)
+        assert result.hits and all(h.in_force for h in result.hits), question
+
+
+def test_currency_check_no_top_answer_from_a_repealed_text(retriever):
+    report = run(retriever, [EVAL / "law_tune.tsv", EVAL / "law_heldout.tsv"], {"bm25": "bm25"})
+    for entry in report["sets"].values():
+        assert entry["legs"]["bm25"]["top_not_in_force"] == 0
+
+
+def test_successor_guesses_agree_with_the_reviewed_gold(related_kb):
+    guesses = {(g.old_doc, g.old_article): g.new_articles for g in guess_successors(related_kb)}
+    right = total = 0
+    for line in (EVAL / "law_successors_gold.tsv").read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or "\t" not in line:
+            continue
+        old, new = line.split("\t")
+        doc, n = old.split("#")
+        wanted = {int(g.split("#")[1]) for g in new.split("|")}
+        total += 1
+        right += bool(wanted & set(guesses.get((doc, int(n)), ())))
+    assert total >= 30 and right / total >= 0.9
+
+
+def test_versions_lists_every_document_with_status_and_relations(related_kb, monkeypatch,
+                                                                  capsys):
+    monkeypatch.setenv("KB_HOME", str(related_kb.settings.home))
+    monkeypatch.setenv("KB_RELATED_SOURCES", "true")
+    monkeypatch.setenv("KB_DENSE_MODEL", "none")
+    assert kb_main(["versions"]) == 0
+    out = capsys.readouterr().out
+    assert "environmental-protection-law [法律]" in out
+    assert "repealed    effective 2015-01-01 → 2026-08-15" in out
+    assert "repeals: environmental-protection-law, eia-law, air-pollution-prevention-law" in out
+    assert "hebei-differentiated-control-opinion [省级政策文件]" in out
+
+
+def test_the_opinion_keeps_its_own_questions_with_the_whole_corpus(retriever):
+    dev_set = PROJECT_ROOT.parent / "shared" / "eval" / "retrieval_dev.tsv"
+    if not dev_set.exists():
+        pytest.skip("../shared/eval is not checked out")
+    report = run(retriever, [dev_set],
+                 {"bm25": "bm25"})
+    dev = report["sets"]["retrieval_dev"]["legs"]["bm25"]
+    assert dev["hit@1"] >= 0.9 and dev["hit@3"] >= 0.95

@@ -87,3 +87,25 @@ def load_successors(path: Path) -> SuccessorMap:
                 bool(link.get("reviewed", False)) if isinstance(link, dict) else False,
                 link.get("similarity") if isinstance(link, dict) else None)
     return out
+
+
+LegalBasisMap = dict[tuple[str, str], tuple[tuple[str, int], ...]]
+
+
+def load_legal_basis(path: Path) -> LegalBasisMap:
+    """knowledge/data/legal_basis.yml: (doc_id, clause_key) -> ((law doc_id, article), ...)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    out: LegalBasisMap = {}
+    for doc_id, clauses in data.items():
+        for clause_key, refs in (clauses or {}).items():
+            parsed = []
+            for ref in refs or ():
+                doc, _, number = str(ref).partition("#")
+                if not number.isdigit():
+                    raise ValueError(f"{path}: {doc_id} {clause_key}: {ref!r} is not doc_id#N")
+                parsed.append((doc, int(number)))
+            out[(str(doc_id), str(clause_key))] = tuple(parsed)
+    return out

@@ -32,8 +32,10 @@ from knowledge.language.tokenizer import ChineseTokenizer
 from knowledge.models import LEGISLATION_TYPES, Passage, SearchHit
 from knowledge.retrieval.article_reference import (
     ArticleReference,
+    LegalBasisMap,
     SuccessorMap,
     find_reference,
+    load_legal_basis,
     load_successors,
 )
 from knowledge.retrieval.document_ranking import RANKING_FILE, DocumentMasks, RankingCues
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 
 MAX_TOP_K = 50
 SUCCESSORS_FILE = "successors.yml"  # knowledge/data/: written by `bin/kb successors --write`
+LEGAL_BASIS_FILE = "legal_basis.yml"  # knowledge/data/: the laws an opinion clause rests on
 # A generation built without dense vectors is encoded on load when it is this small.
 ENCODE_ON_LOAD_MAX_UNITS = 2000
 _UNSET: Any = object()
@@ -129,6 +132,7 @@ class Retriever:
         self.in_force_only = in_force_only
         self.cues = RankingCues.load(settings.data_dir / RANKING_FILE)
         self.successors: SuccessorMap = {}
+        self.basis: LegalBasisMap = {}
         self.normalizer = normalizer or TextNormalizer()
         self.tokenizer = tokenizer or ChineseTokenizer.from_data(settings.data_dir)
         if encoder is _UNSET:
@@ -167,6 +171,7 @@ class Retriever:
         stored = IndexGeneration.load(path, dense_model=self.encoder.name if self.encoder else None)
         dense, status = self._dense_for(path.name, stored)
         self.successors = load_successors(self.settings.data_dir / SUCCESSORS_FILE)
+        self.basis = load_legal_basis(self.settings.data_dir / LEGAL_BASIS_FILE)
         return _Generation.of(path, stored, dense, status, self.cues)
 
     def _dense_for(self, name: str, stored: IndexGeneration) -> tuple[DenseIndex | None, str]:
@@ -241,6 +246,21 @@ class Retriever:
         """doc_id -> title, short title, type, status, relations, aliases of the live index."""
         self.reload()
         return self._generation.documents if self._generation else {}
+
+    def legal_basis(self, passage: Passage) -> list[dict[str, Any]]:
+        """The articles in force a clause rests on (knowledge/data/legal_basis.yml), with their
+        citations, when those laws are in the live index; [] otherwise."""
+        gen = self._generation
+        if gen is None:
+            return []
+        out = []
+        for doc_id, article in self.basis.get((passage.doc_id, passage.clause_key), ()):
+            ids = gen.articles.get((doc_id, article))
+            if ids and gen.documents.get(doc_id, {}).get("in_force", True):
+                out.append({"doc_id": doc_id, "article": article,
+                            "citation": gen.passages[ids[0]].citation,
+                            "short_title": gen.documents[doc_id].get("short_title", "")})
+        return out
 
     def document_in_force(self, doc_id: str) -> bool:
         return bool(self.documents.get(doc_id, {}).get("in_force", True))

@@ -102,3 +102,30 @@ def test_the_opinion_keeps_its_own_questions_with_the_whole_corpus(retriever):
                  {"bm25": "bm25"})
     dev = report["sets"]["retrieval_dev"]["legs"]["bm25"]
     assert dev["hit@1"] >= 0.9 and dev["hit@3"] >= 0.95
+
+
+def test_an_opinion_clause_names_the_articles_it_rests_on(retriever):
+    result = retriever.search("无证排污会怎么处理")
+    opinion = next(h for h in retriever.search("弄虚作假、偷排偷放要严查重处吗", 10).hits
+                   if h.passage.clause_key == "保障措施/1")
+    basis = retriever.legal_basis(opinion.passage)
+    assert [b["article"] for b in basis] == [1102, 1107, 1108]
+    assert basis[0]["citation"] == "《中华人民共和国生态环境法典》第一千一百零二条"
+    assert result.hits  # the question itself is answerable from the corpus
+
+
+def test_every_legal_basis_link_names_an_article_that_exists(related_kb):
+    from knowledge.retrieval.article_reference import load_legal_basis
+    from knowledge.retrieval.retriever import LEGAL_BASIS_FILE
+
+    articles = {(c.doc_id, c.item_no) for c in related_kb.store.clauses()}
+    clauses = {(c.doc_id, c.clause_key) for c in related_kb.store.clauses()}
+    for (doc_id, key), refs in load_legal_basis(
+            related_kb.settings.data_dir / LEGAL_BASIS_FILE).items():
+        assert (doc_id, key) in clauses
+        assert all(ref in articles for ref in refs), (doc_id, key)
+
+
+def test_the_opinion_alone_gives_no_legal_basis(built_kb):
+    hit = built_kb.retriever.search("弄虚作假、偷排偷放要严查重处吗").hits[0]
+    assert built_kb.retriever.legal_basis(hit.passage) == []

@@ -7,7 +7,7 @@ against the policy and the competent authority can see why the assistant said wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from knowledge.eligibility.industry_classifier import IndustryClassification
@@ -65,6 +65,21 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class LegalConsequence:
+    """A reported violation and the article in force that sanctions it."""
+
+    violation: str  # the violation type's label (无证排污)
+    doc_id: str
+    article: int
+    citation: str  # 《中华人民共和国生态环境法典》第一千一百零二条
+    short_citation: str  # 《生态环境法典》第一千一百零二条
+    text: str  # the article's first provision, up to the first 。 or ；
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Assessment:
     category: str | None  # None while `missing` facts could still change the answer
     category_label: str | None
@@ -80,6 +95,8 @@ class Assessment:
     document: dict[str, str]
     disclaimer: str
     when_empty: dict[str, str] = field(default_factory=dict)  # the rules file's placeholders
+    # What the law in force provides for a reported violation (the fine range), when loaded.
+    legal_consequences: tuple[LegalConsequence, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,4 +114,5 @@ class Assessment:
             "document": dict(self.document),
             "disclaimer": self.disclaimer,
             "when_empty": dict(self.when_empty),
+            "legal_consequences": [c.to_json() for c in self.legal_consequences],
         }

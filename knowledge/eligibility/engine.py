@@ -9,12 +9,14 @@ unless a version is pinned for an audit), so a republished opinion is quoted at 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from knowledge.eligibility.assessment import Assessment, CitedItem, Reason
+from knowledge.citations import format_citation, number_in_words
+from knowledge.eligibility.assessment import Assessment, CitedItem, LegalConsequence, Reason
 from knowledge.eligibility.facts import UNDETERMINED
 from knowledge.eligibility.industry_classifier import (
     DEFAULT_LEXICON_PATH,
@@ -37,6 +39,7 @@ from knowledge.language.normalizer import TextNormalizer
 from knowledge.models import Clause, DocumentInfo
 from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
 from knowledge.store.clause_store import ClauseStore
+from knowledge.store.versions import in_force
 
 RULES_FILE = "eligibility_rules.yml"
 LEXICON_FILE = "industry_lexicon.yml"
@@ -218,7 +221,33 @@ class EligibilityEngine:
             document={"doc_id": info.doc_id, "version": info.version, "title": info.title},
             disclaimer=rules.disclaimer,
             when_empty=rules.when_empty,
+            legal_consequences=self._consequences(rules, violations or ()),
         )
+
+    def _consequences(self, rules: RuleSet,
+                      violations: Iterable[ReportedViolation]) -> tuple[LegalConsequence, ...]:
+        """The articles in force on each reported violation (the rules file's `legal_basis`),
+        quoted up to their first full stop or semicolon: the sanction and its fine range.
+        Nothing when the laws are not in the store."""
+        types = {v.id: v for v in (*rules.violation_types, rules.other_violation)}
+        current = in_force(self.store.versions())
+        out: list[LegalConsequence] = []
+        seen: set[str] = set()
+        for violation in violations:
+            for ref in types[violation.type].legal_basis:
+                doc_id, _, number = ref.partition("#")
+                info = current.get(doc_id)
+                if ref in seen or info is None or not number.isdigit():
+                    continue
+                clause = self.store.clause(doc_id, info.version, f"第{int(number)}条")
+                if clause is None:
+                    continue
+                seen.add(ref)
+                first = re.split(r"(?<=[。；])", clause.text, maxsplit=1)[0].rstrip("。；")
+                out.append(LegalConsequence(
+                    violation.label, doc_id, int(number), clause.citation,
+                    format_citation(info.name, f"第{number_in_words(int(number))}条"), first))
+        return tuple(out)
 
     @staticmethod
     def _reason(rule: Rule, effect: str, by: str | None, clauses: _InForceClauses) -> Reason:

@@ -45,6 +45,9 @@ def summary_parts(assessment: Mapping[str, Any]) -> dict[str, str]:
         "obligations": _cited(assessment["obligations"]) or empty.get("obligations", ""),
         "next_steps": (_cited(assessment["next_steps"][:MAX_NEXT_STEPS])
                        or empty.get("next_steps", "")),
+        # "" or one line per reported violation: what the law in force provides for it
+        "consequences": "".join(f"\n· {c['violation']}：{c['text']}（{c['short_citation']}）"
+                                for c in assessment.get("legal_consequences") or ()),
         "disclaimer": assessment.get("disclaimer") or "",
         "document": (assessment.get("document") or {}).get("title", ""),
     }

@@ -47,6 +47,8 @@ class _CategoryModel(_Strict):
 class _ViolationModel(_Strict):
     label: str = Field(min_length=1, max_length=12)
     keywords: list[str] = Field(min_length=1)
+    # The law's articles on this violation ("doc_id#N"): quoted when the laws are loaded.
+    legal_basis: list[str] = Field(default_factory=list)
 
 
 class _ItemModel(_Strict):
@@ -143,6 +145,7 @@ class ViolationType:
     id: str
     label: str
     keywords: tuple[str, ...]
+    legal_basis: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,7 +226,7 @@ class _Compiler:
                           f"must list each of {', '.join(CATEGORIES)} exactly once")
         if set(m.categories) != set(CATEGORIES):
             self._problem(("categories",), f"must define exactly {', '.join(CATEGORIES)}")
-        violations = tuple(ViolationType(k, v.label, tuple(v.keywords))
+        violations = tuple(ViolationType(k, v.label, tuple(v.keywords), tuple(v.legal_basis))
                            for k, v in m.violation_types.items())
         other = ViolationType("other", m.other_violation_label, ())
         catalogues = {n: self._items(n) for n in ("measures", "obligations", "next_steps")}

@@ -129,3 +129,21 @@ def test_every_legal_basis_link_names_an_article_that_exists(related_kb):
 def test_the_opinion_alone_gives_no_legal_basis(built_kb):
     hit = built_kb.retriever.search("弄虚作假、偷排偷放要严查重处吗").hits[0]
     assert built_kb.retriever.legal_basis(hit.passage) == []
+
+
+def test_a_reported_violation_gets_the_law_in_force_with_its_fine(related_kb):
+    from knowledge.eligibility.reply import summary_parts
+
+    assessment = related_kb.eligibility_engine().assess(
+        {"industry": "铸造", "violations": ["没有排污许可证就排污"]}).to_json()
+    [consequence] = assessment["legal_consequences"]
+    assert consequence["violation"] == "无证排污" and consequence["article"] == 1102
+    assert "处二十万元以上一百万元以下的罚款" in consequence["text"]
+    line = summary_parts(assessment)["consequences"]
+    assert line.startswith("\n· 无证排污：") and "（《生态环境法典》第一千一百零二条）" in line
+
+
+def test_without_the_laws_a_violation_quotes_the_opinion_only(built_kb):
+    assessment = built_kb.eligibility_engine().assess(
+        {"industry": "铸造", "violations": ["没有排污许可证就排污"]}).to_json()
+    assert assessment["legal_consequences"] == []

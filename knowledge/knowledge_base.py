@@ -127,9 +127,11 @@ class KnowledgeBase:
         s = self.settings
         if progress:
             progress("loading anticipated questions")
-        questions, problems = (
-            load_questions(s.questions_path) if s.anticipated_questions else ([], [])
-        )
+        questions, problems = [], []
+        for path in s.questions_paths if s.anticipated_questions else ():
+            more, trouble = load_questions(path)
+            questions += more
+            problems += trouble
         builder = IndexBuilder(
             index_root or s.index_root,
             self.tokenizer,

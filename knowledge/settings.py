@@ -95,3 +95,9 @@ class KnowledgeSettings(BaseSettings):
     @property
     def questions_path(self) -> Path:
         return self.data_dir / "anticipated_questions.yml"
+
+    @property
+    def questions_paths(self) -> list[Path]:
+        """The opinion's anticipated questions, and the laws' when the laws are loaded."""
+        laws = self.data_dir / "anticipated_questions_laws.yml"
+        return [self.questions_path] + ([laws] if self.related_sources and laws.exists() else [])

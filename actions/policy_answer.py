@@ -1,8 +1,9 @@
 """Answers policy questions from the knowledge base, with citations; thin by design.
 
-What may be said is decided in knowledge.retrieval.answering; this module renders it with the
-domain's responses and keeps the conversation state (offered human, fallback count); each
-search is `observed` for the action server's metrics.
+What may be said is decided in knowledge.retrieval.answering (including what to say first about
+a text no longer in force); this module renders it with the domain's responses and keeps the
+conversation state (offered human, fallback count); each search is `observed` for the action
+server's metrics.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from conversation.slots import (
     LAST_QUESTION,
     LAST_RETRIEVAL,
 )
-from knowledge.retrieval.answering import AnswerKind, PolicyAnswer, answer_message
+from knowledge.retrieval.answering import (
+    AnswerKind,
+    PolicyAnswer,
+    RepealKind,
+    RepealNotice,
+    answer_message,
+)
 from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
 from knowledge.retrieval.version_reference import requested_versions
 from observability.action_metrics import observed
@@ -35,15 +42,53 @@ POLICY_INTENTS = frozenset({"ask_policy", "ask_measures", "ask_category"})
 FALLBACKS_BEFORE_HUMAN = 2
 
 
+def _render_repeal(dispatcher: CollectingDispatcher, answer: PolicyAnswer, notice: RepealNotice,
+                   several: bool) -> None:
+    """The repeal first (by what, when), then what the owner gets instead: the successor in
+    force, today's rules, the labelled old text and its successor, or that none was found."""
+    response = "utter_repealed" if notice.repealed_by else "utter_repealed_unreplaced"
+    dispatcher.utter_message(response=f"{response}_for" if several else response,
+                             law=notice.title, repealed_on=notice.repealed_on,
+                             repealed_by=notice.repealed_by, question=answer.question)
+    if answer.kind is not AnswerKind.ANSWER:
+        dispatcher.utter_message(
+            response="utter_repealed_not_covered" if notice.kind is RepealKind.DOCUMENT
+            else "utter_repealed_no_successor", article=notice.article)
+        return
+    if notice.kind is RepealKind.OLD_TEXT:
+        dispatcher.utter_message(response="utter_repealed_old_text", article=notice.article,
+                                 answer=answer.text, citation=answer.citation)
+        if notice.current_text:
+            dispatcher.utter_message(response="utter_repealed_old_text_successor",
+                                     successor=notice.successor, answer=notice.current_text,
+                                     citation=notice.current_citation)
+        else:
+            dispatcher.utter_message(response="utter_repealed_no_successor",
+                                     article=notice.article)
+    elif notice.kind is RepealKind.SUCCESSOR:
+        dispatcher.utter_message(response="utter_repealed_successor_answer",
+                                 article=notice.article, successor=notice.successor,
+                                 answer=answer.text, citation=answer.citation)
+    else:
+        dispatcher.utter_message(response="utter_repealed_in_force_answer",
+                                 answer=answer.text, citation=answer.citation)
+    if notice.unreviewed:
+        dispatcher.utter_message(response="utter_successor_unreviewed")
+
+
 def _render_answer(dispatcher: CollectingDispatcher, answer: PolicyAnswer, several: bool) -> None:
-    if answer.kind is AnswerKind.ANSWER:
+    if answer.repeal is not None:
+        _render_repeal(dispatcher, answer, answer.repeal, several)
+    elif answer.kind is AnswerKind.ANSWER:
         response = "utter_policy_answer_for" if several else "utter_policy_answer"
         dispatcher.utter_message(response=response, answer=answer.text,
                                  citation=answer.citation, question=answer.question)
-        for citation in answer.see_also:
-            dispatcher.utter_message(response="utter_policy_see_also", citation=citation)
     else:
         dispatcher.utter_message(response="utter_not_covered_part", question=answer.question)
+        return
+    if answer.kind is AnswerKind.ANSWER:
+        for citation in answer.see_also:
+            dispatcher.utter_message(response="utter_policy_see_also", citation=citation)
 
 
 class ActionAnswerPolicyQuestion(Action):
@@ -62,9 +107,11 @@ class ActionAnswerPolicyQuestion(Action):
             pinned = requested_versions(question, kb.store.versions())
             if pinned:  # "2019年版怎么说": answer from that version, for audit
                 with kb.audit_retriever(pinned) as retriever:
-                    answers = answer_message(observed(retriever.search), question, understood)
+                    answers = answer_message(observed(retriever.search), question, understood,
+                                             retriever.documents)
             else:
-                answers = answer_message(observed(kb.retriever.search), question, understood)
+                answers = answer_message(observed(kb.retriever.search), question, understood,
+                                         kb.retriever.documents)
         except KnowledgeBaseUnavailable:
             log.exception("knowledge base unavailable for %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_kb_unavailable")
@@ -81,13 +128,16 @@ class ActionAnswerPolicyQuestion(Action):
         if answered:
             for answer in answers:
                 _render_answer(dispatcher, answer, several=len(answers) > 1)
-            citations = [c for a in answered for c in (a.citation, *a.see_also)]
+            citations = [c for a in answered for c in a.citations]
             return [*events, SlotSet(HUMAN_OFFERED, False), SlotSet(FALLBACK_COUNT, 0),
                     SlotSet(LAST_CITATIONS, citations)]
 
         only = answers[0]
         if only.kind is AnswerKind.NOT_COVERED:
-            dispatcher.utter_message(response="utter_not_covered")
+            if only.repeal is not None:  # the repeal, then that nothing in force was found
+                _render_answer(dispatcher, only, several=False)
+            else:
+                dispatcher.utter_message(response="utter_not_covered")
             # Understood (and honestly declined): the run of misunderstood turns ends here.
             return [*events, SlotSet(HUMAN_OFFERED, True), SlotSet(FALLBACK_COUNT, 0),
                     SlotSet(LAST_CITATIONS, [])]

@@ -2,15 +2,32 @@
 
 Kept apart from the Rasa action so the rule "never present an unrelated passage as the
 answer" is plain, tested Python: the action only renders what this returns.
+
+A question may name a text that is no longer in force ("环境保护法第二十五条", "老的大气法"). The
+answer then first says so (`RepealNotice`): when and by what it was repealed, and which article
+in force took the named one's place (`SUCCESSOR`), that none is known (`NO_SUCCESSOR`), the old
+article itself when the owner asked for it (`OLD_TEXT`, labelled, with its successor), or, for
+a text named without an article, that today's rules follow (`DOCUMENT`). What the result's
+`details["document_reference"]` says (knowledge/retrieval/retriever.py) is the only source.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
 from enum import Enum
+from typing import Any
 
+from knowledge.citations import (
+    TITLE_CLOSE,
+    TITLE_OPEN,
+    clause_reference,
+    format_citation,
+    number_in_words,
+)
 from knowledge.language.question_splitter import split_questions
+from knowledge.models import SearchHit
 from knowledge.retrieval.retriever import SearchResult
 
 # A second clause is worth mentioning when it scores close to the best one.
@@ -21,6 +38,36 @@ class AnswerKind(str, Enum):
     ANSWER = "answer"
     NOT_COVERED = "not_covered"  # understood as a policy question, but the text is silent
     NOT_UNDERSTOOD = "not_understood"  # neither NLU nor retrieval found a meaning
+
+
+class RepealKind(str, Enum):
+    SUCCESSOR = "successor"  # the named article's successor in force is the answer
+    NO_SUCCESSOR = "no_successor"  # no article in force is known to have taken its place
+    OLD_TEXT = "old_text"  # the repealed article itself (asked for), then its successor
+    DOCUMENT = "document"  # the text was named without an article: today's rules follow
+
+
+@dataclass(frozen=True)
+class RepealNotice:
+    """What an answer about a text no longer in force says before anything else."""
+
+    kind: RepealKind
+    title: str  # the repealed text, without book-title marks: 中华人民共和国环境保护法
+    repealed_on: str  # 2026年8月15日
+    repealed_by: str  # the repealing text, without marks; "" when the knowledge base has none
+    article: str = ""  # the article the owner named: 第二十五条
+    # Where the named article lives on, as a citation: 《…法典》第五十二条 (several articles:
+    # 《…法典》第二百五十六条、第二百五十五条); "" when no successor was found.
+    successor: str = ""
+    reviewed: bool = True  # the successor link was checked by staff
+    # OLD_TEXT: the successor's wording, quoted after the old text, and its citation.
+    current_text: str = ""
+    current_citation: str = ""
+
+    @property
+    def unreviewed(self) -> bool:
+        """A successor was named from a link nobody has checked yet: say so."""
+        return bool(self.successor) and not self.reviewed
 
 
 @dataclass(frozen=True)
@@ -35,10 +82,46 @@ class PolicyAnswer:
     suggestions: list[str] = field(default_factory=list)
     # What retrieval found, whatever the outcome: staff review it in the console.
     evidence: list[dict] = field(default_factory=list)
+    # The question named a text no longer in force: said first, whatever the outcome.
+    repeal: RepealNotice | None = None
+
+    @property
+    def citations(self) -> list[str]:
+        """Every clause this answer quotes or points to, for staff review and feedback."""
+        if self.kind is not AnswerKind.ANSWER:
+            return []
+        current = self.repeal.current_citation if self.repeal else ""
+        return [self.citation, *([current] if current else []), *self.see_also]
 
 
 def cite(citation: str, item_title: str) -> str:
+    """A passage's citation as answers show it: the opinion's items add their title
+    (《…意见》工作任务 第1条（制定正向鼓励清单）); a law's article, which has none, is cited
+    exactly as its passage is (《中华人民共和国生态环境法典》第五十二条): replies never wrap a
+    citation in book-title marks again."""
     return f"{citation}（{item_title}）" if item_title else citation
+
+
+def bare_title(title: str) -> str:
+    """A document title without book-title marks: replies put them around it exactly once."""
+    title = title.strip()
+    if title.startswith(TITLE_OPEN) and title.endswith(TITLE_CLOSE):
+        return title[len(TITLE_OPEN):-len(TITLE_CLOSE)].strip()
+    return title
+
+
+def article_label(number: int) -> str:
+    """52 -> 第五十二条: how a law names its own article."""
+    return f"第{number_in_words(number)}条"
+
+
+def chinese_date(iso: str) -> str:
+    """2026-08-15 -> 2026年8月15日; anything else is returned as it is."""
+    try:
+        day = date.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso or ""
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 EVIDENCE_HITS = 3
@@ -56,21 +139,76 @@ def retrieval_evidence(result: SearchResult) -> list[dict]:
             for h in result.hits[:EVIDENCE_HITS]]
 
 
+def _repealed_reference(result: SearchResult) -> dict[str, Any] | None:
+    ref = result.details.get("document_reference")
+    if not ref or ref.get("in_force", True):
+        return None
+    return ref
+
+
+def article_citations(hits: list[SearchHit]) -> str:
+    """The articles the hits quote, in their order, as one citation: the first in full, the
+    others by article (《…法典》第二百五十六条、第二百五十五条)."""
+    citations = list(dict.fromkeys(cite(h.passage.citation, h.passage.item_title)
+                                   for h in hits))
+    if not citations:
+        return ""
+    first = citations[0]
+    document = first[:len(first) - len(clause_reference(first))]  # 《…》, when it has a where
+    return "、".join([first, *(clause_reference(c) if document and c.startswith(document) else c
+                              for c in citations[1:])])
+
+
+def repeal_notice(result: SearchResult) -> RepealNotice | None:
+    """What must be said first because the question names a text no longer in force; None
+    when it names none (or one in force)."""
+    ref = _repealed_reference(result)
+    if ref is None:
+        return None
+    base = {"title": bare_title(ref.get("title") or ref.get("alias") or ""),
+            "repealed_on": chinese_date(ref.get("repealed") or ""),
+            "repealed_by": bare_title(ref.get("repealed_by_title") or "")}
+    if ref.get("article") is None:
+        return RepealNotice(RepealKind.DOCUMENT, **base)
+    article = article_label(int(ref["article"]))
+    link = ref.get("successor") or None
+    reviewed = bool(link.get("reviewed", False)) if link else True
+    if result.hits and not result.hits[0].in_force:
+        # The repealed article itself (asked for, or an audit retriever that sees it): its
+        # successor is looked up afterwards (`with_current_text`).
+        return RepealNotice(RepealKind.OLD_TEXT, article=article, reviewed=reviewed, **base)
+    if link and result.answerable and result.hits:
+        successor = article_citations(result.hits)
+        return RepealNotice(RepealKind.SUCCESSOR, article=article, successor=successor,
+                            reviewed=reviewed, **base)
+    return RepealNotice(RepealKind.NO_SUCCESSOR, article=article, **base)
+
+
 def compose_answer(result: SearchResult, understood_as_policy_question: bool) -> PolicyAnswer:
     """Builds the answer from the best passage, or says why there is none."""
     evidence = retrieval_evidence(result)
+    notice = repeal_notice(result)
     if not result.answerable or not result.hits:
-        if understood_as_policy_question:
-            return PolicyAnswer(AnswerKind.NOT_COVERED, question=result.query, evidence=evidence)
+        # A question that names a document is a question about it, whatever NLU made of it.
+        named = bool(result.details.get("document_reference"))
+        if understood_as_policy_question or named:
+            return PolicyAnswer(AnswerKind.NOT_COVERED, question=result.query, evidence=evidence,
+                                repeal=notice)
         titles = [h.passage.item_title for h in result.hits if h.passage.item_title]
         return PolicyAnswer(AnswerKind.NOT_UNDERSTOOD, question=result.query,
                             suggestions=list(dict.fromkeys(titles))[:3], evidence=evidence)
     best = result.hits[0]
+    # A clause is named once: by (document, clause), since two laws both have a 第52条.
+    seen = {(best.passage.doc_id, best.passage.clause_key)}
+    if notice is not None and notice.kind is RepealKind.SUCCESSOR:
+        # The notice names every successor article already.
+        seen |= {(h.passage.doc_id, h.passage.clause_key) for h in result.hits}
     see_also: list[str] = []
     for hit in result.hits[1:]:
         p = hit.passage
-        seen = {best.passage.clause_key, *see_also}
-        if hit.score >= SEE_ALSO_RATIO * best.score and p.clause_key not in seen:
+        key = (p.doc_id, p.clause_key)
+        if hit.score >= SEE_ALSO_RATIO * best.score and key not in seen:
+            seen.add(key)
             see_also.append(cite(p.citation, p.item_title))
     return PolicyAnswer(
         kind=AnswerKind.ANSWER,
@@ -80,20 +218,111 @@ def compose_answer(result: SearchResult, understood_as_policy_question: bool) ->
         passage_ids=[h.passage.passage_id for h in result.hits],
         question=result.query,
         evidence=evidence,
+        repeal=notice,
     )
 
 
+def successor_queries(result: SearchResult,
+                      documents: Mapping[str, dict] | None = None) -> list[str]:
+    """Questions that look up the successor articles of the repealed article the result
+    quotes ("中华人民共和国生态环境法典第五十二条"); [] when no successor is known."""
+    ref = _repealed_reference(result) or {}
+    link = ref.get("successor") or {}
+    doc_id = link.get("doc_id", "")
+    title = (documents or {}).get(doc_id, {}).get("title", "")
+    if not title and doc_id and doc_id == ref.get("repealed_by"):
+        title = ref.get("repealed_by_title", "")
+    if not title:
+        return []
+    return [f"{bare_title(title)}{article_label(int(n))}" for n in link.get("articles", [])]
+
+
+def with_current_text(answer: PolicyAnswer, result: SearchResult,
+                      search: Callable[[str], SearchResult],
+                      documents: Mapping[str, dict] | None = None) -> PolicyAnswer:
+    """The old text of a repealed article is never shown alone: its successor in force is
+    looked up and quoted after it (when one is known)."""
+    notice = answer.repeal
+    if answer.kind is not AnswerKind.ANSWER or notice is None \
+            or notice.kind is not RepealKind.OLD_TEXT:
+        return answer
+    hits: list[SearchHit] = []
+    for query in successor_queries(result, documents):
+        found = search(query)
+        if found.answerable and found.hits and found.hits[0].in_force:
+            hits.append(found.hits[0])
+    if not hits:
+        return answer
+    first = hits[0].passage
+    return replace(answer, repeal=replace(
+        notice, successor=article_citations(hits), current_text=first.text,
+        current_citation=cite(first.citation, first.item_title)))
+
+
+def answer_question(search: Callable[[str], SearchResult], question: str,
+                    understood_as_policy_question: bool,
+                    documents: Mapping[str, dict] | None = None) -> PolicyAnswer:
+    result = search(question)
+    answer = compose_answer(result, understood_as_policy_question)
+    return with_current_text(answer, result, search, documents)
+
+
 def answer_message(
-    search: Callable[[str], SearchResult], text: str, understood_as_policy_question: bool
+    search: Callable[[str], SearchResult], text: str, understood_as_policy_question: bool,
+    documents: Mapping[str, dict] | None = None,
 ) -> list[PolicyAnswer]:
     """Answers every question in a message; one answer when it asks one thing.
 
     A message is treated as several questions only when at least one part can be answered
-    on its own; otherwise the whole message is searched as one question.
+    on its own; otherwise the whole message is searched as one question. `documents`
+    (`Retriever.documents`) names the successor texts of repealed ones.
     """
     questions = split_questions(text)
     if len(questions) > 1:
-        answers = [compose_answer(search(q), True) for q in questions]
+        answers = [answer_question(search, q, True, documents) for q in questions]
         if any(a.kind is AnswerKind.ANSWER for a in answers):
             return answers
-    return [compose_answer(search(text), understood_as_policy_question)]
+    return [answer_question(search, text, understood_as_policy_question, documents)]
+
+
+# -- what the assistant can answer from ---------------------------------------------------
+# The documents a greeting names first: the opinion, then the laws by rank.
+SCOPE_ORDER = ("provincial_policy", "law", "administrative_regulation", "ministry_rule")
+SCOPE_NAMED = 2  # how many documents a reply names; the rest are counted
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The documents in force the knowledge base answers from, as replies name them."""
+
+    names: list[str]  # the first SCOPE_NAMED, each in book-title marks: 《差别化管控意见》
+    count: int  # all documents in force
+
+    @property
+    def listed(self) -> str:
+        """《差别化管控意见》《生态环境法典》: the names, as Chinese runs titles together."""
+        return "".join(self.names)
+
+    @property
+    def more(self) -> bool:
+        """Some documents in force are counted, not named."""
+        return self.count > len(self.names)
+
+
+def scope_of(documents: Mapping[str, dict]) -> Scope:
+    """Scope from `Retriever.documents` (doc_id -> record): the texts in force, the opinion
+    first, then laws, regulations and rules, the most recent first within a kind."""
+    live = [(doc_id, doc) for doc_id, doc in documents.items() if doc.get("in_force", True)]
+
+    def kind(item: tuple[str, dict]) -> int:
+        doc_type = item[1].get("doc_type", "")
+        return SCOPE_ORDER.index(doc_type) if doc_type in SCOPE_ORDER else len(SCOPE_ORDER)
+
+    # Stable sorts, last key first: by kind, then the most recent, then the doc_id.
+    ordered = sorted(live, key=lambda item: item[0])
+    ordered.sort(key=lambda item: str(item[1].get("effective") or ""), reverse=True)
+    ordered.sort(key=kind)
+    names = [format_citation(bare_title(doc.get("short_title") or doc.get("title") or doc_id),
+                             "")
+             for doc_id, doc in ordered[:SCOPE_NAMED]]
+    return Scope(names, len(live))

@@ -6,8 +6,9 @@ action returns and on `dispatcher.messages`.
 
 The actions find their knowledge base through `actions.knowledge_client`, which builds it once
 from the KB_* environment. `kb_env` points that environment at a real knowledge base ingested
-from the shipped sources into a temporary home (lexical leg only: KB_DENSE_MODEL=none), and
-`unavailable_kb` at a home where nothing was ingested.
+from the shipped sources into a temporary home (lexical leg only: KB_DENSE_MODEL=none),
+`related_kb_env` at one that also holds the laws the opinion rests on (KB_RELATED_SOURCES=true,
+the session's `related_kb`), and `unavailable_kb` at a home where nothing was ingested.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def reset_knowledge_client() -> None:
     knowledge_client.profile_extractor.cache_clear()
 
 
-def _point_actions_at(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+def _point_actions_at(monkeypatch: pytest.MonkeyPatch, home: Path,
+                      related_sources: bool = False) -> None:
     """Sets the KB_* environment for a knowledge base in `home` and drops a cached knowledge
     base that was built from other settings.
 
@@ -118,6 +120,8 @@ def _point_actions_at(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
         monkeypatch.delenv(name)
     monkeypatch.setenv("KB_HOME", str(home))
     monkeypatch.setenv("KB_DENSE_MODEL", "none")
+    if related_sources:
+        monkeypatch.setenv("KB_RELATED_SOURCES", "true")
     cached = (knowledge_client.knowledge_base()
               if knowledge_client.knowledge_base.cache_info().currsize else None)
     if cached is None or cached.settings != KnowledgeSettings():
@@ -141,6 +145,14 @@ def action_kb_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def kb_env(monkeypatch: pytest.MonkeyPatch, action_kb_home: Path) -> KnowledgeBase:
     """The actions use the real knowledge base of `action_kb_home`; returns it."""
     _point_actions_at(monkeypatch, action_kb_home)
+    return knowledge_client.knowledge_base()
+
+
+@pytest.fixture
+def related_kb_env(monkeypatch: pytest.MonkeyPatch, related_kb: KnowledgeBase) -> KnowledgeBase:
+    """The actions use the whole corpus: the opinion, the laws in force and the three laws the
+    生态环境法典 repealed (tests/conftest.py builds it once per session, BM25 only)."""
+    _point_actions_at(monkeypatch, related_kb.settings.home, related_sources=True)
     return knowledge_client.knowledge_base()
 
 

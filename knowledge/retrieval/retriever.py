@@ -262,6 +262,12 @@ class Retriever:
                             "short_title": gen.documents[doc_id].get("short_title", "")})
         return out
 
+    def article(self, doc_id: str, number: int) -> list[Passage]:
+        """The passages of article `number` of a law in the live index, in order ([] if none)."""
+        self.reload()
+        gen = self._generation
+        return [gen.passages[i] for i in gen.articles.get((doc_id, number), [])] if gen else []
+
     def document_in_force(self, doc_id: str) -> bool:
         return bool(self.documents.get(doc_id, {}).get("in_force", True))
 
@@ -291,7 +297,14 @@ class Retriever:
             return self._article_lookup(gen, a, reference, method, started)
         named = None
         if reference is not None:
-            named = reference.doc_id
+            # The document's name is not what is asked about ("老的大气法里说…停产吗"): search
+            # without it, and rank up the text in force (a repealed law's successor).
+            doc = gen.documents.get(reference.doc_id, {})
+            named = (doc.get("repealed_by") or None) if not doc.get("in_force", True) \
+                else reference.doc_id
+            rest = a.normalized.replace(reference.alias, " ", 1).strip()
+            if rest:
+                a = self.analyzer.analyze(rest)
         lex, lex_src = self._lexical(gen, a)
         hidden = gen.not_in_force if self.in_force_only else None
         if hidden is not None:
@@ -315,7 +328,7 @@ class Retriever:
         if gen.masks is not None:
             st = self.settings
             scores = scores * gen.masks.prior(
-                about_law=self.cues.asks_about_law(a.normalized),
+                about_law=reference is not None or self.cues.asks_about_law(a.normalized),
                 about_penalty=self.cues.asks_about_penalty(a.normalized),
                 named_doc=named, policy_boost=st.policy_boost,
                 liability_boost=st.liability_boost, named_boost=st.named_document_boost)

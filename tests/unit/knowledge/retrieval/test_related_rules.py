@@ -147,3 +147,10 @@ def test_without_the_laws_a_violation_quotes_the_opinion_only(built_kb):
     assessment = built_kb.eligibility_engine().assess(
         {"industry": "铸造", "violations": ["没有排污许可证就排污"]}).to_json()
     assert assessment["legal_consequences"] == []
+
+
+def test_a_repealed_law_named_without_an_article_gets_the_text_in_force(retriever):
+    result = retriever.search("大气污染防治法规定重污染天气预警怎么办")
+    assert result.details["document_reference"]["in_force"] is False
+    assert result.hits[0].passage.doc_id == CODE  # the successor text, not the opinion
+    assert [p.item_no for p in retriever.article(CODE, 264)] == [264]

@@ -122,15 +122,18 @@ class LegalTextParser:
     def _passages(paragraphs: list[str]) -> list[str]:
         """款 as they are; each 项 with the lead-in of its 款 (the paragraph before the list)."""
         out: list[str] = []
-        lead = ""
+        lead, listed = "", False
         for paragraph in paragraphs:
             if _ITEM.match(paragraph) and lead:
                 out.append(f"{lead}{paragraph}")
+                listed = True
                 continue
-            lead = paragraph if paragraph.endswith(("：", ":")) else ""
+            if lead and not listed:  # a lead-in whose list never came: keep it
+                out.append(lead)
+            lead, listed = (paragraph if paragraph.endswith(("：", ":")) else ""), False
             if not lead:
                 out.append(paragraph)
-        if lead:  # a lead-in whose list never came: keep it
+        if lead and not listed:
             out.append(lead)
         return out
 

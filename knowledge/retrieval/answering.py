@@ -27,7 +27,7 @@ from knowledge.citations import (
     number_in_words,
 )
 from knowledge.language.question_splitter import split_questions
-from knowledge.models import SearchHit
+from knowledge.models import Passage, SearchHit
 from knowledge.retrieval.retriever import SearchResult
 
 # A second clause is worth mentioning when it scores close to the best one.
@@ -184,6 +184,23 @@ def repeal_notice(result: SearchResult) -> RepealNotice | None:
     return RepealNotice(RepealKind.NO_SUCCESSOR, article=article, **base)
 
 
+def article_text(passages: list[Passage]) -> str:
+    """An article's paragraphs, one a line, from its passages: an item's passage repeats the
+    lead-in of its paragraph ("…之一的：（二）…"), which is written once."""
+    lines: list[str] = []
+    leads: set[str] = set()
+    for passage in passages:
+        text = passage.text
+        cut = max(text.find("：（"), text.find("：("))
+        if cut >= 0:
+            lead = text[:cut + 1]
+            if lead in leads:
+                text = text[cut + 1:]
+            leads.add(lead)
+        lines.append(text)
+    return "\n".join(lines)
+
+
 def compose_answer(result: SearchResult, understood_as_policy_question: bool) -> PolicyAnswer:
     """Builds the answer from the best passage, or says why there is none."""
     evidence = retrieval_evidence(result)
@@ -210,9 +227,14 @@ def compose_answer(result: SearchResult, understood_as_policy_question: bool) ->
         if hit.score >= SEE_ALSO_RATIO * best.score and key not in seen:
             seen.add(key)
             see_also.append(cite(p.citation, p.item_title))
+    text = best.passage.text
+    if "article" in result.legs:  # "法典第五十二条说的什么": the whole article is the answer
+        text = article_text([h.passage for h in result.hits
+                             if (h.passage.doc_id, h.passage.clause_key) ==
+                             (best.passage.doc_id, best.passage.clause_key)])
     return PolicyAnswer(
         kind=AnswerKind.ANSWER,
-        text=best.passage.text,
+        text=text,
         citation=cite(best.passage.citation, best.passage.item_title),
         see_also=see_also,
         passage_ids=[h.passage.passage_id for h in result.hits],

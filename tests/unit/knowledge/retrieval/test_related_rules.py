@@ -154,3 +154,13 @@ def test_a_repealed_law_named_without_an_article_gets_the_text_in_force(retrieve
     assert result.details["document_reference"]["in_force"] is False
     assert result.hits[0].passage.doc_id == CODE  # the successor text, not the opinion
     assert {p.item_no for p in retriever.article(CODE, 264)} == {264}  # its two paragraphs
+
+
+def test_an_article_asked_by_number_is_quoted_whole_with_its_lead_in_once(retriever):
+    from knowledge.retrieval.answering import compose_answer
+
+    answer = compose_answer(retriever.search("排污许可管理条例第三十三条"), True)
+    lines = answer.text.splitlines()
+    assert lines[0].startswith("违反本条例规定，排污单位有下列行为之一的") and "(一)" in lines[0]
+    assert all(line.startswith(("(", "（")) for line in lines[1:]), lines  # lead-in once
+    assert answer.citation == "《排污许可管理条例》第三十三条"

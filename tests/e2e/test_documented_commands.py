@@ -127,6 +127,11 @@ COMMANDS: dict[str, str] = {
     "bin/kb search Q --version 2019 [--doc-id ID]": "test_kb_search_audit",
     "bin/kb search --version": "test_kb_search_audit",
     "bin/kb search --json": "test_kb_search_json",
+    # docs/retrieval.md (the related rules)
+    "KB_RELATED_SOURCES=true KB_DENSE_MODEL=none bin/kb ingest": "test_related_rules_commands",
+    "bin/kb eval … --methods bm25": "test_related_rules_commands",
+    "bin/kb successors --write": "test_related_rules_commands",
+    "bin/kb successors --check eval/law_successors_gold.tsv": "test_related_rules_commands",
     ".venv-actions/bin/python bench/publish_bench.py [--dense auto|none] [--pages 200]":
         "test_publish_bench",
     # docs/retrieval.md
@@ -406,6 +411,25 @@ def _kb_chain(bg: Background) -> None:
         + f" --json-out {report} --methods bm25,rescue --misses", env), report))
 
 
+def _related_rules_chain(bg: Background) -> None:
+    """docs/retrieval.md's related-rules session, on a copy of the data directory (the
+    successors file is written)."""
+    tmp = _dir(bg.tmp, "related")
+    data = tmp / "data"
+    shutil.copytree(ROOT / "knowledge" / "data", data)
+    env = user_env(_dir(tmp, "var"), tmp / "home", KB_DATA_DIR=str(data))
+    bg.step("related-ingest", lambda: sh(
+        doc("KB_RELATED_SOURCES=true KB_DENSE_MODEL=none bin/kb ingest"), env))
+    bg.result("related-ingest")
+    env = dict(env, KB_RELATED_SOURCES="true", KB_DENSE_MODEL="none")
+    bg.step("successors-check", lambda: sh(
+        doc("bin/kb successors --check eval/law_successors_gold.tsv"), env))
+    bg.step("successors-write", lambda: (sh(doc("bin/kb successors --write"), env),
+                                         data / "successors.yml"))
+    bg.step("related-eval", lambda: sh(doc("bin/kb eval … --methods bm25").replace(
+        "…", "eval/law_tune.tsv eval/out_of_scope_law_tune.txt"), env))
+
+
 def _publishing_chain(bg: Background) -> None:
     """README's and docs/publishing.md's publishing session, in order, on its own copy."""
     _, ingested = bg.result("ingest")
@@ -628,6 +652,8 @@ CHAINS = (
            "test_make_nlu_eval", "test_make_lint", "test_eligibility_tests_command",
            "test_wechat_tests_command", "test_publish_bench", "test_retrieval_bench")),
     Chain(_nlu_routing_chain, ("nlu-routing",), ("test_make_nlu_routing",)),
+    Chain(_related_rules_chain, ("related-ingest", "successors-check", "successors-write",
+                                 "related-eval"), ("test_related_rules_commands",)),
 )
 _NEEDS_INGEST = (_publishing_chain, _console_chain)
 
@@ -828,11 +854,30 @@ def test_kb_ingest(background: Background) -> None:
     assert (home / "kb.sqlite").is_file() and (home / "index" / "CURRENT").is_file()
 
 
+def test_related_rules_commands(background: Background) -> None:
+    ingest = _ok(background.result("related-ingest")).stdout
+    assert re.search(r"ecological-environment-code@2026: \d+ sections, 1242 clauses", ingest)
+    assert re.search(r"environmental-protection-law@2014: .* 70 clauses, \d+ passages,"
+                     r" 0 unplaced", ingest)
+    check = _ok(background.result("successors-check")).stdout
+    right, total = map(int, re.search(r"agreement with \S+: (\d+)/(\d+)", check).groups())
+    assert total >= 30 and right / total >= 0.9
+    out, written = background.result("successors-write")
+    _ok(out)
+    text = written.read_text(encoding="utf-8")
+    assert "environmental-protection-law:" in text and "reviewed: false" in text
+    report = _ok(background.result("related-eval")).stdout
+    row = re.search(r"^law_tune\s+bm25\s+67\s+([\d.]+)\s+([\d.]+).*\s(\d+)$", report, re.M)
+    assert row and float(row.group(2)) >= 0.8 and row.group(3) == "0"  # none from repealed
+    assert re.search(r"out_of_scope_law_tune\s+bm25\s+20\s", report)
+
+
 def test_kb_help(background: Background) -> None:
     """README/docs/architecture.md name `bin/kb` itself: its help lists every subcommand the
     docs use."""
     out = _ok(background.result("kb-help")).stdout
-    for sub in ("search", "ingest", "eval", "assess", "add", "versions", "diff", "publish"):
+    for sub in ("search", "ingest", "eval", "assess", "add", "versions", "diff", "publish",
+                "successors"):
         assert re.search(rf"^\s+{sub}\s", out, re.M), sub
 
 

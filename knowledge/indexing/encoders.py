@@ -91,37 +91,30 @@ class EncoderUnavailable(RuntimeError):
     pass
 
 
+def _package_locations(package: str) -> list[Path]:
+    """Where an installed package's files are, found without importing it (a missing or broken
+    package just means its model is not available)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return []
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [Path(location) for location in spec.submodule_search_locations]
+
+
 def packaged_model_dir(label: str) -> Path | None:
     """Directory of a model shipped inside a PyPI package, without importing the package."""
     package, subdir = PACKAGED_MODELS[label]
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        path = Path(location) / subdir
-        if (path / "config.json").exists():
-            return path
-    return None
+    return next((p / subdir for p in _package_locations(package)
+                 if (p / subdir / "config.json").exists()), None)
 
 
 def packaged_engine_dir(label: str) -> Path | None:
-    """Directory of an encoder package (PACKAGED_ENGINES) holding its weights, without
-    importing it (a missing or broken package just means the encoder is not available)."""
+    """Directory of an encoder package (PACKAGED_ENGINES) holding its weights."""
     package, _dist, files = PACKAGED_ENGINES[label]
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        path = Path(location)
-        if all((path / f).is_file() for f in files):
-            return path
-    return None
+    return next((p for p in _package_locations(package)
+                 if all((p / f).is_file() for f in files)), None)
 
 
 def _files_fingerprint(root: Path, files: tuple[str, ...], version: str) -> str:

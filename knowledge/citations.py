@@ -61,6 +61,11 @@ def number_in_words(n: int) -> str:
     return out
 
 
+def article_label(n: int) -> str:
+    """52 -> 第五十二条: how a law names its own article."""
+    return f"第{number_in_words(n)}条"
+
+
 def format_citation(title: str, where: str) -> str:
     """《title》where; `where` is the section and item ("工作任务 第2条") or empty."""
     return f"{TITLE_OPEN}{title}{TITLE_CLOSE}{where}"

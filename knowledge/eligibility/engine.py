@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from knowledge.citations import format_citation, number_in_words
+from knowledge.citations import article_label, format_citation
 from knowledge.eligibility.assessment import Assessment, CitedItem, LegalConsequence, Reason
 from knowledge.eligibility.facts import UNDETERMINED
 from knowledge.eligibility.industry_classifier import (
@@ -246,7 +246,7 @@ class EligibilityEngine:
                 first = re.split(r"(?<=[。；])", clause.text, maxsplit=1)[0].rstrip("。；")
                 out.append(LegalConsequence(
                     violation.label, doc_id, int(number), clause.citation,
-                    format_citation(info.name, f"第{number_in_words(int(number))}条"), first))
+                    format_citation(info.name, article_label(int(number))), first))
         return tuple(out)
 
     @staticmethod

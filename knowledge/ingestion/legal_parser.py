@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from knowledge.citations import chinese_number, format_citation, number_in_words
+from knowledge.citations import article_label, chinese_number, format_citation
 from knowledge.language.normalizer import TextNormalizer
 from knowledge.models import Clause, DocumentInfo, ParsedDocument, Passage
 
@@ -29,10 +29,6 @@ _HEADING = re.compile(rf"^第([{_NUMERAL}]{{1,6}}|\d{{1,3}})(分编|编|章|节)
 _ITEM = re.compile(rf"^[（(]([{_NUMERAL}]{{1,4}})[）)]")
 _HAN_GAP = re.compile(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")  # "总 则" -> "总则"
 _LEVELS = {"编": 0, "分编": 1, "章": 2, "节": 3}
-def article_label(n: int) -> str:
-    return f"第{number_in_words(n)}条"
-
-
 def article_key(n: int) -> str:
     """The clause key of article n (unique within a law, whatever chapter it is in)."""
     return f"第{n}条"

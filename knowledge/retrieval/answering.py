@@ -22,9 +22,9 @@ from typing import Any
 from knowledge.citations import (
     TITLE_CLOSE,
     TITLE_OPEN,
+    article_label,
     clause_reference,
     format_citation,
-    number_in_words,
 )
 from knowledge.language.question_splitter import split_questions
 from knowledge.models import Passage, SearchHit
@@ -108,11 +108,6 @@ def bare_title(title: str) -> str:
     if title.startswith(TITLE_OPEN) and title.endswith(TITLE_CLOSE):
         return title[len(TITLE_OPEN):-len(TITLE_CLOSE)].strip()
     return title
-
-
-def article_label(number: int) -> str:
-    """52 -> 第五十二条: how a law names its own article."""
-    return f"第{number_in_words(number)}条"
 
 
 def chinese_date(iso: str) -> str:

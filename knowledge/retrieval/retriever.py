@@ -419,21 +419,17 @@ class Retriever:
         """"法典第五十二条" gets exactly that article; an article of a repealed text gets its
         successor in the text in force (its own old text only when asked for it)."""
         details: dict[str, Any] = {"document_reference": self._reference_details(gen, ref)}
-        doc = gen.documents.get(ref.doc_id, {})
-        target: tuple[str, int] | None = (ref.doc_id, ref.article or 0)
+        number = ref.article or 0
+        targets = [(ref.doc_id, number)]
         why = "article lookup"
-        if not doc.get("in_force", True) and self.in_force_only and not ref.wants_old_text:
-            successor = self.successors.get((ref.doc_id, ref.article or 0))
-            target = (successor.doc_id, successor.articles[0]) if successor else None
+        repealed = not gen.documents.get(ref.doc_id, {}).get("in_force", True)
+        if repealed and self.in_force_only and not ref.wants_old_text:
+            successor = self.successors.get((ref.doc_id, number))
+            targets = [(successor.doc_id, n) for n in successor.articles] if successor else []
             why = "repealed article: its successor in force" if successor else \
                 "repealed article without a known successor"
-        ids: list[int] = []
-        if target is not None:
-            ids = list(gen.articles.get(target, []))
-            if successor_extra := (details["document_reference"].get("successor") or {}):
-                for extra in successor_extra.get("articles", [])[1:]:
-                    ids += gen.articles.get((successor_extra["doc_id"], extra), [])
-        if target is not None and not ids:
+        ids = [i for target in targets for i in gen.articles.get(target, [])]
+        if targets and not ids:
             why = f"{ref.alias} has no article {ref.article} in the index"
         hits = [SearchHit(gen.passages[i], 1.0 / rank, rank,
                           gen.documents.get(gen.passages[i].doc_id, {}))

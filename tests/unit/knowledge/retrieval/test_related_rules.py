@@ -164,3 +164,15 @@ def test_an_article_asked_by_number_is_quoted_whole_with_its_lead_in_once(retrie
     assert lines[0].startswith("违反本条例规定，排污单位有下列行为之一的") and "(一)" in lines[0]
     assert all(line.startswith(("(", "（")) for line in lines[1:]), lines  # lead-in once
     assert answer.citation == "《排污许可管理条例》第三十三条"
+
+
+def test_the_old_text_of_an_article_with_two_successors_is_that_article_only(retriever):
+    link = retriever.successors[("air-pollution-prevention-law", 4)]
+    assert len(link.articles) == 2
+    result = retriever.search("大气污染防治法第四条原文")
+    assert result.hits
+    assert {(h.passage.doc_id, h.passage.item_no) for h in result.hits} == \
+        {("air-pollution-prevention-law", 4)}
+    successor = retriever.search("大气污染防治法第四条")
+    assert {(h.passage.doc_id, h.passage.item_no) for h in successor.hits} == \
+        {(CODE, n) for n in link.articles}

@@ -23,7 +23,8 @@ class KnowledgeSettings(BaseSettings):
     home: Path = PROJECT_ROOT / "var" / "kb"
     sources_manifest: Path = SOURCES_DIR / "manifest.yml"
     # The laws and regulations the opinion rests on (knowledge/sources/related/manifest.yml):
-    # off until retrieval over the whole corpus meets its targets (docs/retrieval.md).
+    # served by default (the texts in force answer, the repealed ones give their notices);
+    # KB_RELATED_SOURCES=false serves the opinion alone.
     related_sources: bool = False
     related_manifest: Path = SOURCES_DIR / "related" / "manifest.yml"
     data_dir: Path = DATA_DIR
@@ -104,6 +105,7 @@ class KnowledgeSettings(BaseSettings):
 
     @property
     def questions_paths(self) -> list[Path]:
-        """The opinion's anticipated questions, and the laws' when the laws are loaded."""
-        laws = self.data_dir / "anticipated_questions_laws.yml"
-        return [self.questions_path] + ([laws] if self.related_sources and laws.exists() else [])
+        """The opinion's anticipated questions, and, when the laws are loaded, every batch of
+        the laws' (anticipated_questions_laws*.yml, in name order)."""
+        laws = sorted(self.data_dir.glob("anticipated_questions_laws*.yml"))
+        return [self.questions_path] + (laws if self.related_sources else [])

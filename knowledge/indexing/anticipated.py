@@ -22,6 +22,9 @@ from knowledge.models import Passage
 log = logging.getLogger(__name__)
 
 PASSAGE = "passage"
+# A file's optional top-level `meta:` mapping says who wrote the batch, when, and who reviewed
+# it (written_by, written_on, reviewed_by, reviewed_on); it is not a document.
+BATCH_META = "meta"
 QUESTION = "question"
 
 
@@ -67,6 +70,8 @@ def load_questions(path: Path) -> tuple[list[AnticipatedQuestion], list[str]]:
     if not isinstance(data, dict):
         return [], [f"{path.name}: expected doc_id -> clause_key -> questions"]
     for doc_id, clauses in data.items():
+        if doc_id == BATCH_META:
+            continue  # who wrote the batch and when: for reviewers, not indexed
         if not isinstance(clauses, dict):
             problems.append(f"{doc_id}: expected clause_key -> list of questions")
             continue

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from Rasa's runtime
 
-from knowledge.evaluation.question_sets import question_texts  # noqa: E402
+from knowledge.question_sets import question_texts  # noqa: E402
 
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 KNOWLEDGE_BASE_INTENTS = {"ask_policy", "ask_measures", "ask_category"}

@@ -13,5 +13,5 @@
 `knowledge_base.KnowledgeBase` wires the stages together for the CLI, the action server and
 the console; `settings.KnowledgeSettings` is their configuration. Runs in the action-server
 runtime (Python 3.11); the Rasa runtime imports only `knowledge.language` and
-`knowledge.evaluation.question_sets`, which need nothing beyond OpenCC, jieba and PyYAML.
+`knowledge.question_sets`, which need nothing beyond OpenCC, jieba and PyYAML.
 """

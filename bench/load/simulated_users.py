@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from knowledge.evaluation.question_sets import question_texts
+from knowledge.question_sets import question_texts
 
 CONVERSATIONS = Path(__file__).with_name("conversations.yml")
 EVAL_DIR = Path(__file__).resolve().parents[2] / "eval"

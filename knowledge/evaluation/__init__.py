@@ -4,7 +4,7 @@ Only the question-set readers are exported here: the Rasa runtime reads the same
 routing check) and has no retrieval stack, so `retrieval_eval` is imported by name where needed.
 """
 
-from knowledge.evaluation.question_sets import (
+from knowledge.question_sets import (
     EvalQuestion,
     is_question_file,
     load_lines,

@@ -15,7 +15,7 @@ import statistics
 import time
 from pathlib import Path
 
-from knowledge.evaluation.question_sets import (
+from knowledge.question_sets import (
     EvalQuestion,
     is_question_file,
     load_lines,

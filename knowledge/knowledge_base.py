@@ -18,6 +18,7 @@ from knowledge.eligibility.engine import LEXICON_FILE, RULES_FILE, EligibilityEn
 from knowledge.indexing.anticipated import load_questions
 from knowledge.indexing.builder import IndexBuilder
 from knowledge.indexing.encoders import Encoder, load_encoder, set_inference_threads
+from knowledge.indexing.vector_cache import open_vector_cache
 from knowledge.ingestion.ingest import DocumentParser, Ingestor, read_manifest
 from knowledge.language.normalizer import NormalizationRules, TextNormalizer
 from knowledge.language.tokenizer import ChineseTokenizer
@@ -142,6 +143,7 @@ class KnowledgeBase:
             normalize=self.normalizer.query_text,
             dense_index=s.dense_index,
             dense_flat_max=s.dense_flat_max,
+            vector_cache=open_vector_cache(s.vector_cache_dir),
         )
         if passages is None:
             passages = self.served_passages()

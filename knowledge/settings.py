@@ -5,12 +5,27 @@ Defaults suit a developer checkout; deployments override with KB_* variables.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge.paths import DATA_DIR, PROJECT_ROOT, SOURCES_DIR
+
+
+def default_vector_cache_dir() -> str:
+    """$XDG_CACHE_HOME/policy-assistant/vectors, else ~/.cache/policy-assistant/vectors; ""
+    (no cache) when neither can be found."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if xdg and os.path.isabs(xdg):  # the XDG spec ignores a relative value
+        base = Path(xdg)
+    else:
+        try:
+            base = Path.home() / ".cache"
+        except RuntimeError:
+            return ""
+    return str(base / "policy-assistant" / "vectors")
 
 
 class KnowledgeSettings(BaseSettings):
@@ -58,6 +73,12 @@ class KnowledgeSettings(BaseSettings):
     dense_quantize: bool = True  # int8 dynamic quantization on CPU (about 2x faster queries)
     dense_index: str = "auto"  # auto | flat | hnsw (auto: flat up to dense_flat_max vectors)
     dense_flat_max: int = 200_000
+    # Encoded vectors shared by every home on this machine (knowledge/indexing/vector_cache.py):
+    # a build in a fresh home (tests, CI, a new KB_HOME) takes the units' vectors from here
+    # instead of encoding the whole corpus again (minutes with e5). Keyed by the encoder's name
+    # and the text; deletable at any time. Default $XDG_CACHE_HOME/policy-assistant/vectors
+    # (~/.cache/...); KB_VECTOR_CACHE_DIR="" turns it off.
+    vector_cache_dir: str = Field(default_factory=default_vector_cache_dir)
     dense_depth: int = 50  # how many dense neighbours a query takes from FAISS
     # torch and FAISS threads for one query (process-wide). One is fastest on the 2-core
     # machine: with two, OpenMP spin-waits under load cost 10x (bench/retrieval_bench.py).

@@ -21,6 +21,7 @@ from knowledge.indexing.dense_index import FLAT_MAX_DEFAULT, DenseIndex
 from knowledge.indexing.encoders import Encoder
 from knowledge.indexing.generation import IndexGeneration, current_generation, point_current_to
 from knowledge.indexing.lexical_index import LexicalIndex
+from knowledge.indexing.vector_cache import VectorCache, encode_with_cache
 from knowledge.language.tokenizer import ChineseTokenizer
 from knowledge.models import Passage
 
@@ -40,7 +41,10 @@ class IndexBuilder:
         normalize: Callable[[str], str] | None = None,
         dense_index: str = "auto",
         dense_flat_max: int = FLAT_MAX_DEFAULT,
+        vector_cache: VectorCache | None = None,
     ) -> None:
+        """`vector_cache`: encoded vectors shared across homes (vector_cache.py); units the
+        live generation does not have are looked up there before they are encoded."""
         self.index_root = Path(index_root)
         self.tokenizer = tokenizer
         self.encoder = encoder
@@ -50,6 +54,7 @@ class IndexBuilder:
         self.normalize = normalize or (lambda s: s)
         self.dense_index = dense_index
         self.dense_flat_max = dense_flat_max
+        self.vector_cache = vector_cache
 
     def build(self, passages: list[Passage], keep: int = 3,
               progress: Callable[[str], None] | None = None,
@@ -113,19 +118,28 @@ class IndexBuilder:
             return None, {"status": "off", "reason": self.encoder_status}
         t0 = time.perf_counter()
         texts = [u.text for u in units]
-        reused = self._previous_vectors(set(texts))
-        todo = [t for t in dict.fromkeys(texts) if t not in reused]
-        if todo:
-            fresh = self.encoder.encode_passages(todo)
-            reused.update(zip(todo, np.asarray(fresh, dtype=np.float32), strict=True))
-        vectors = np.stack([reused[t] for t in texts]).astype(np.float32)
+        known = self._previous_vectors(set(texts))
+        if self.vector_cache is not None and known:
+            # A home built before the cache existed fills it (texts it has are left alone).
+            self.vector_cache.put_many(self.encoder.name, list(known),
+                                       np.stack(list(known.values())))
+        todo = [t for t in dict.fromkeys(texts) if t not in known]
+        found, cached = encode_with_cache(self.encoder.encode_passages, self.encoder.name, todo,
+                                          self.vector_cache, getattr(self.encoder, "dim", None))
+        known.update(found)
+        encoded = len(todo) - cached
+        vectors = np.stack([known[t] for t in texts]).astype(np.float32)
         encode_seconds = time.perf_counter() - t0
         index = DenseIndex.build(vectors, self.dense_index, self.dense_flat_max)
-        log.info("dense index: %d vectors (%d encoded, the rest reused), %s, in %.1fs",
-                 index.size, len(todo), index.kind, encode_seconds)
+        log.info("dense index: %d vectors (%d encoded, %d from the vector cache, the rest"
+                 " reused), %s, in %.1fs", index.size, encoded, cached, index.kind,
+                 encode_seconds)
+        # encoded + cached + reused = units: a text shared by two units is encoded (or taken
+        # from the cache) once, and its other unit counts as reused.
         return index, {"status": "on", "model": self.encoder.name,
                        "dim": index.dim, "kind": index.kind,
-                       "encoded": len(todo), "reused": len(texts) - len(todo),
+                       "encoded": encoded, "cached": cached,
+                       "reused": len(texts) - len(todo),
                        "encode_seconds": round(encode_seconds, 3),
                        "build_seconds": round(time.perf_counter() - t0, 3)}
 

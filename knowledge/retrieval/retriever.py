@@ -27,6 +27,7 @@ from knowledge.indexing.dense_index import DenseIndex
 from knowledge.indexing.encoders import Encoder, load_encoder, set_inference_threads
 from knowledge.indexing.generation import IndexGeneration, current_generation
 from knowledge.indexing.lexical_index import LexicalIndex
+from knowledge.indexing.vector_cache import encode_with_cache, open_vector_cache
 from knowledge.language.normalizer import TextNormalizer
 from knowledge.language.tokenizer import ChineseTokenizer
 from knowledge.models import LEGISLATION_TYPES, Passage, SearchHit
@@ -182,14 +183,26 @@ class Retriever:
         if stored.dense is not None:
             return stored.dense, f"on: {self.encoder.name}"
         built_with = stored.dense_model or "no dense vectors"
+        texts = [u.text for u in stored.units]
+        cache = open_vector_cache(self.settings.vector_cache_dir)
+        dim = getattr(self.encoder, "dim", None)
         if len(stored.units) > ENCODE_ON_LOAD_MAX_UNITS:
-            return None, (f"off: generation built with {built_with}, encoder is"
-                          f" {self.encoder.name}; run `bin/kb ingest`")
-        log.info("generation %s has %s; encoding its %d units with %s on load", name,
-                 built_with, len(stored.units), self.encoder.name)
-        vectors = self.encoder.encode_passages([u.text for u in stored.units])
+            # Too many to encode on load, but the vector cache may hold them all.
+            found = cache.get_many(self.encoder.name, texts, dim=dim) if cache else {}
+            if len(found) < len(set(texts)):
+                return None, (f"off: generation built with {built_with}, encoder is"
+                              f" {self.encoder.name}; run `bin/kb ingest`")
+            how = "from the vector cache"
+        else:
+            log.info("generation %s has %s; encoding its %d units with %s on load", name,
+                     built_with, len(stored.units), self.encoder.name)
+            found, cached = encode_with_cache(self.encoder.encode_passages, self.encoder.name,
+                                              texts, cache, dim)
+            how = "encoded on load" + (f", {cached} from the vector cache" if cached else "")
+        vectors = np.stack([found[t] for t in texts]) if texts else \
+            np.zeros((0, dim or 0), dtype=np.float32)
         index = DenseIndex.build(vectors, self.settings.dense_index, self.settings.dense_flat_max)
-        return index, f"on: {self.encoder.name} (encoded on load)"
+        return index, f"on: {self.encoder.name} ({how})"
 
     def reload(self, force: bool = False) -> bool:
         """Loads the current generation if it changed; returns True when it swapped."""

@@ -4,7 +4,7 @@ ACT := .venv-actions/bin/python
 RASA_PY := .venv-rasa/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: audit run test install browser services console-user ingest model shell lint unit e2e scaled nlu-eval nlu-routing core-eval bench bench-load bench-ablation clean
+.PHONY: audit run test install browser services console-user ingest model shell lint unit e2e scaled nlu-eval nlu-routing core-eval chat-eval bench bench-load bench-ablation clean
 
 # PROFILE=embedded (default: SQLite, one instance of each server) or PROFILE=scaled
 # (PostgreSQL, Redis, two Rasa and two action server instances behind nginx; docs/scaling.md).
@@ -82,6 +82,11 @@ nlu-routing: install model
 
 core-eval: install model
 	$(ACT) -m assistant.dialogue_evaluation core
+
+# The product measure: owners' questions and scripted dialogues over REST against real servers
+# (eval/chat/, tuning and held-out halves; table + results/chat/chat_eval.json). A report.
+chat-eval: install ingest model
+	$(ACT) -m assistant.chat_evaluation $(CHAT_EVAL_ARGS)
 
 # Retrieval latency and build-time benchmark (table + JSON in results/bench/); not a test.
 bench: install ingest

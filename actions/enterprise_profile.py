@@ -29,7 +29,7 @@ from knowledge.eligibility.reply import (
     summary_parts,
 )
 from knowledge.language.question_splitter import is_question
-from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
+from knowledge.models import KnowledgeBaseUnavailable
 
 log = logging.getLogger(__name__)
 

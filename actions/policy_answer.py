@@ -9,6 +9,7 @@ server's metrics.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -17,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import last_user_text
 from actions.knowledge_client import knowledge_base
+from actions.scope import describe_scope
 from conversation.slots import (
     FALLBACK_COUNT,
     HUMAN_OFFERED,
@@ -24,20 +26,22 @@ from conversation.slots import (
     LAST_QUESTION,
     LAST_RETRIEVAL,
 )
+from knowledge.models import KnowledgeBaseUnavailable
 from knowledge.retrieval.answering import (
     AnswerKind,
     PolicyAnswer,
     RepealKind,
     RepealNotice,
     answer_message,
+    scope_of,
 )
-from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
 from knowledge.retrieval.version_reference import requested_versions
 from observability.action_metrics import observed
 
 log = logging.getLogger(__name__)
 
 POLICY_INTENTS = frozenset({"ask_policy", "ask_measures", "ask_category"})
+OUT_OF_SCOPE = "out_of_scope"
 # Misunderstood this many times in a row: stop asking to rephrase and offer a person.
 FALLBACKS_BEFORE_HUMAN = 2
 
@@ -76,7 +80,30 @@ def _render_repeal(dispatcher: CollectingDispatcher, answer: PolicyAnswer, notic
         dispatcher.utter_message(response="utter_successor_unreviewed")
 
 
+def _render_choice(dispatcher: CollectingDispatcher, answer: PolicyAnswer, several: bool) -> None:
+    """Two or three plausible articles: listed, each with a button that asks for it."""
+    options = "\n".join(f"{n}. {c.title}" for n, c in enumerate(answer.choices, start=1))
+    dispatcher.utter_message(
+        response="utter_choose_article_for" if several else "utter_choose_article",
+        question=answer.question, options=options,
+        buttons=[{"title": c.title, "payload": c.payload} for c in answer.choices])
+
+
+def _render_not_covered(dispatcher: CollectingDispatcher, documents: Mapping[str, dict]) -> None:
+    """The decline names what was searched: the documents in force, or how many."""
+    scope = scope_of(documents) if documents else None
+    if scope is None or not scope.count:
+        dispatcher.utter_message(response="utter_not_covered_generic")
+    else:
+        dispatcher.utter_message(response="utter_not_covered_many" if scope.more
+                                 else "utter_not_covered", documents=scope.listed,
+                                 count=scope.count)
+
+
 def _render_answer(dispatcher: CollectingDispatcher, answer: PolicyAnswer, several: bool) -> None:
+    if answer.kind is AnswerKind.CLARIFY:
+        _render_choice(dispatcher, answer, several)
+        return
     if answer.repeal is not None:
         _render_repeal(dispatcher, answer, answer.repeal, several)
     elif answer.kind is AnswerKind.ANSWER:
@@ -87,6 +114,16 @@ def _render_answer(dispatcher: CollectingDispatcher, answer: PolicyAnswer, sever
         dispatcher.utter_message(response="utter_not_covered_part", question=answer.question)
         return
     if answer.kind is AnswerKind.ANSWER:
+        for rule in answer.governing:
+            if rule.citation:
+                dispatcher.utter_message(response="utter_points_to_repealed",
+                                         law=rule.repealed_title, repealed_on=rule.repealed_on,
+                                         citation=rule.citation, answer=rule.text)
+            else:
+                dispatcher.utter_message(response="utter_points_to_repealed_unreplaced",
+                                         law=rule.repealed_title, repealed_on=rule.repealed_on)
+            if not rule.reviewed and rule.citation:
+                dispatcher.utter_message(response="utter_successor_unreviewed")
         for citation in answer.see_also:
             dispatcher.utter_message(response="utter_policy_see_also", citation=citation)
 
@@ -107,11 +144,13 @@ class ActionAnswerPolicyQuestion(Action):
             pinned = requested_versions(question, kb.store.versions())
             if pinned:  # "2019年版怎么说": answer from that version, for audit
                 with kb.audit_retriever(pinned) as retriever:
+                    documents = retriever.documents
                     answers = answer_message(observed(retriever.search), question, understood,
-                                             retriever.documents)
+                                             documents, retriever)
             else:
+                documents = kb.retriever.documents
                 answers = answer_message(observed(kb.retriever.search), question, understood,
-                                         kb.retriever.documents)
+                                         documents, kb.retriever)
         except KnowledgeBaseUnavailable:
             log.exception("knowledge base unavailable for %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_kb_unavailable")
@@ -133,11 +172,20 @@ class ActionAnswerPolicyQuestion(Action):
                     SlotSet(LAST_CITATIONS, citations)]
 
         only = answers[0]
+        if intent == OUT_OF_SCOPE and only.kind is not AnswerKind.CLARIFY and only.repeal is None:
+            # Neither the NLU nor the knowledge base found it covered: say what is.
+            describe_scope(dispatcher, OUT_OF_SCOPE)
+            return [*events, SlotSet(HUMAN_OFFERED, False), SlotSet(FALLBACK_COUNT, 0),
+                    SlotSet(LAST_CITATIONS, [])]
+        if only.kind is AnswerKind.CLARIFY:
+            _render_choice(dispatcher, only, several=False)
+            return [*events, SlotSet(HUMAN_OFFERED, False), SlotSet(FALLBACK_COUNT, 0),
+                    SlotSet(LAST_CITATIONS, [])]
         if only.kind is AnswerKind.NOT_COVERED:
             if only.repeal is not None:  # the repeal, then that nothing in force was found
                 _render_answer(dispatcher, only, several=False)
             else:
-                dispatcher.utter_message(response="utter_not_covered")
+                _render_not_covered(dispatcher, documents)
             # Understood (and honestly declined): the run of misunderstood turns ends here.
             return [*events, SlotSet(HUMAN_OFFERED, True), SlotSet(FALLBACK_COUNT, 0),
                     SlotSet(LAST_CITATIONS, [])]

@@ -44,11 +44,16 @@ class ActionDescribeScope(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        reply = REPLIES.get(intent or "", DEFAULT_REPLY)
-        scope = current_scope()
-        if scope is None:
-            dispatcher.utter_message(response=f"{reply}_generic")
-        else:
-            dispatcher.utter_message(response=f"{reply}_many" if scope.more else reply,
-                                     documents=scope.listed, count=scope.count)
+        describe_scope(dispatcher, intent)
         return []
+
+
+def describe_scope(dispatcher: CollectingDispatcher, intent: str | None) -> None:
+    """The reply for `intent` naming the documents in force (or, unreadable, none)."""
+    reply = REPLIES.get(intent or "", DEFAULT_REPLY)
+    scope = current_scope()
+    if scope is None:
+        dispatcher.utter_message(response=f"{reply}_generic")
+    else:
+        dispatcher.utter_message(response=f"{reply}_many" if scope.more else reply,
+                                 documents=scope.listed, count=scope.count)

@@ -6,6 +6,7 @@ on where data lives or how text is tokenised.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -18,11 +19,14 @@ from knowledge.eligibility.engine import LEXICON_FILE, RULES_FILE, EligibilityEn
 from knowledge.indexing.anticipated import load_questions
 from knowledge.indexing.builder import IndexBuilder
 from knowledge.indexing.encoders import Encoder, load_encoder, set_inference_threads
+from knowledge.indexing.generation import current_generation
 from knowledge.indexing.vector_cache import open_vector_cache
 from knowledge.ingestion.ingest import DocumentParser, Ingestor, read_manifest
 from knowledge.language.normalizer import NormalizationRules, TextNormalizer
 from knowledge.language.tokenizer import ChineseTokenizer
 from knowledge.models import ParsedDocument, Passage
+from knowledge.retrieval.ranker import RANKER_DIR
+from knowledge.retrieval.ranker_training import RankerTrainer
 from knowledge.retrieval.retriever import Retriever
 from knowledge.settings import KnowledgeSettings
 from knowledge.store.clause_store import ClauseStore
@@ -95,7 +99,7 @@ class KnowledgeBase:
         ingestor = Ingestor(self.store, DocumentParser(self.normalizer))
         manifests = [s.sources_manifest] + ([s.related_manifest] if s.related_sources else [])
         parsed = [ingestor.ingest(e) for e in read_manifest(*manifests)]
-        return parsed, self.rebuild_index()
+        return parsed, self.rebuild_index(train_ranker=s.trains_ranker)
 
     def served_passages(self, today: str | date | None = None,
                         extra_published: tuple[str, str] | None = None,
@@ -123,8 +127,13 @@ class KnowledgeBase:
 
     def rebuild_index(self, passages: list[Passage] | None = None, *,
                       index_root: Path | None = None,
-                      progress: Callable[[str], None] | None = None) -> str:
-        """Builds a new generation (default: the versions in force) and switches to it."""
+                      progress: Callable[[str], None] | None = None,
+                      train_ranker: bool = False) -> str:
+        """Builds a new generation (default: the versions in force) and switches to it.
+
+        `train_ranker`: train the learned ranker on the new generation (`bin/kb ingest`);
+        otherwise the live generation's ranker goes with the new one (a publish, an audit),
+        since its features name no document."""
         s = self.settings
         if progress:
             progress("loading anticipated questions")
@@ -147,8 +156,18 @@ class KnowledgeBase:
         )
         if passages is None:
             passages = self.served_passages()
-        return builder.build(passages, progress=progress,
-                             documents=self.document_info(passages)).name
+        live = current_generation(s.index_root)
+
+        def attach_ranker(staging: Path) -> None:
+            if train_ranker:
+                RankerTrainer(s, self.retriever.load, self.retriever.pipeline,
+                              self.normalizer.document_text, questions,
+                              progress).train_into(staging)
+            elif live is not None and (live / RANKER_DIR).is_dir():
+                shutil.copytree(live / RANKER_DIR, staging / RANKER_DIR)
+
+        return builder.build(passages, progress=progress, documents=self.document_info(passages),
+                             before_switch=attach_ranker).name
 
     def document_info(self, passages: list[Passage],
                       today: str | date | None = None) -> dict[str, dict]:

@@ -8,6 +8,11 @@ from typing import Any
 LEAD_SECTION = "导语"
 
 
+class KnowledgeBaseUnavailable(RuntimeError):
+    """No index generation has been built: run `bin/kb ingest`. Raised by retrieval and by the
+    eligibility engine, and caught by the actions, which then offer a person."""
+
+
 @dataclass(frozen=True)
 class DocumentInfo:
     """What identifies a published document version and how answers cite it."""

@@ -40,7 +40,7 @@ class KnowledgeSettings(BaseSettings):
     # The laws and regulations the opinion rests on (knowledge/sources/related/manifest.yml):
     # served by default (the texts in force answer, the repealed ones give their notices);
     # KB_RELATED_SOURCES=false serves the opinion alone.
-    related_sources: bool = False
+    related_sources: bool = True
     related_manifest: Path = SOURCES_DIR / "related" / "manifest.yml"
     data_dir: Path = DATA_DIR
     top_k: int = 3
@@ -83,8 +83,27 @@ class KnowledgeSettings(BaseSettings):
     # torch and FAISS threads for one query (process-wide). One is fastest on the 2-core
     # machine: with two, OpenMP spin-waits under load cost 10x (bench/retrieval_bench.py).
     dense_threads: int = 1
-    # How the legs combine: bm25 | dense | rrf | weighted | rerank | rescue (retrieval/fusion.py)
-    fusion: str = "rescue"
+    # How the legs combine: bm25 | dense | rrf | weighted | rerank | rescue | learned
+    # (retrieval/fusion.py). learned: the legs as for rescue, then the learned ranker stored
+    # with the generation ranks the candidates and decides (retrieval/ranker.py).
+    fusion: str = "learned"
+    # The learned ranker is trained by `bin/kb ingest` on the anticipated questions, the
+    # tuning halves below and the NLU's out-of-scope examples (retrieval/ranker_training.py);
+    # a publish keeps the live generation's ranker (its features do not name documents).
+    # Default (None): trained when the laws are served. The opinion alone keeps the hand-set
+    # decision, which was calibrated on it and does better there (docs/retrieval.md).
+    ranker_training: bool | None = None
+    ranker_tuning_sets: tuple[Path, ...] = tuple(
+        PROJECT_ROOT / "eval" / name for name in (
+            "retrieval_tune.tsv", "law_tune.tsv", "law_owners_tune.tsv",
+            "penalty_procedure_tune.tsv", "out_of_scope_tune.txt", "out_of_scope_law_tune.txt",
+            "out_of_scope_law_adjacent_tune.txt"))
+    ranker_negatives: Path = PROJECT_ROOT / "data" / "nlu" / "out_of_scope.yml"
+    # Wrong answers the answer threshold may let through on the tuning half (share of its
+    # questions); the threshold is chosen when the ranker is trained.
+    ranker_max_wrong_rate: float = 0.03
+    # Overrides the trained answer threshold (a probability) when set.
+    min_answer_probability: float | None = None
     fusion_weight: float = 0.3  # share of the dense leg in weighted/rerank/rescue/rrf
     rrf_k: float = 60.0
     rerank_depth: int = 10
@@ -113,6 +132,10 @@ class KnowledgeSettings(BaseSettings):
     min_dense_coverage: float = 0.2
 
     @property
+    def trains_ranker(self) -> bool:
+        return self.related_sources if self.ranker_training is None else self.ranker_training
+
+    @property
     def db_path(self) -> Path:
         return self.home / "kb.sqlite"
 
@@ -126,7 +149,12 @@ class KnowledgeSettings(BaseSettings):
 
     @property
     def questions_paths(self) -> list[Path]:
-        """The opinion's anticipated questions, and, when the laws are loaded, every batch of
-        the laws' (anticipated_questions_laws*.yml, in name order)."""
+        """The opinion's anticipated questions; with the learned ranker also the later batches
+        of owners' wording (anticipated_questions_opinion*.yml: their short questions lift
+        vague messages over the hand-set thresholds, which were calibrated without them); and,
+        when the laws are loaded, every batch of the laws' (anticipated_questions_laws*.yml),
+        in name order."""
+        opinion = sorted(self.data_dir.glob("anticipated_questions_opinion*.yml"))
         laws = sorted(self.data_dir.glob("anticipated_questions_laws*.yml"))
-        return [self.questions_path] + (laws if self.related_sources else [])
+        return ([self.questions_path] + (opinion if self.trains_ranker else [])
+                + (laws if self.related_sources else []))

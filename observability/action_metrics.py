@@ -21,7 +21,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from knowledge.retrieval.retriever import KnowledgeBaseUnavailable, Retriever, SearchResult
+from knowledge.models import KnowledgeBaseUnavailable
+from knowledge.retrieval.retriever import Retriever, SearchResult
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # the text format every Prometheus version reads
 UNKNOWN_ACTION = "unknown"

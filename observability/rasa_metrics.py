@@ -47,6 +47,8 @@ CORE_FALLBACK_ACTION = "action_default_fallback"
 HUMAN_OFFERS: Mapping[str, str] = {
     "utter_offer_human_after_fallback": "after_fallback",
     "utter_not_covered": "not_covered",
+    "utter_not_covered_many": "not_covered",
+    "utter_not_covered_generic": "not_covered",
     "utter_complain": "negative_feedback",
     "utter_kb_unavailable": "kb_unavailable",
 }

@@ -22,8 +22,10 @@ DOC_ID = "hebei-differentiated-control-opinion"
 
 @pytest.fixture(scope="session")
 def built_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
-    """The shipped sources ingested into a fresh store and index in a temporary home."""
-    kb = KnowledgeBase(KnowledgeSettings(home=tmp_path_factory.mktemp("kb")))
+    """The opinion alone (KB_RELATED_SOURCES=false) with the default dense leg, ingested into a
+    fresh store and index in a temporary home: the opinion's own retrieval measures."""
+    kb = KnowledgeBase(KnowledgeSettings(home=tmp_path_factory.mktemp("kb"),
+                                         related_sources=False))
     kb.ingest_sources()
     return kb
 

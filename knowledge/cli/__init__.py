@@ -18,7 +18,7 @@ from knowledge.cli.publish import register as register_publish
 from knowledge.cli.search import register as register_search
 from knowledge.cli.successors import register as register_successors
 from knowledge.knowledge_base import KnowledgeBase
-from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
+from knowledge.models import KnowledgeBaseUnavailable
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     register_search, register_eval, register_assess, register_publish, register_successors,

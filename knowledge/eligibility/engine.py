@@ -36,8 +36,7 @@ from knowledge.eligibility.rules import (
 )
 from knowledge.eligibility.violations import ReportedViolation, classify_violations
 from knowledge.language.normalizer import TextNormalizer
-from knowledge.models import Clause, DocumentInfo
-from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
+from knowledge.models import Clause, DocumentInfo, KnowledgeBaseUnavailable
 from knowledge.store.clause_store import ClauseStore
 from knowledge.store.versions import in_force
 

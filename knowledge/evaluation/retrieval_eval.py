@@ -15,14 +15,14 @@ import statistics
 import time
 from pathlib import Path
 
+from knowledge.language.normalizer import TextNormalizer
+from knowledge.models import Passage
 from knowledge.question_sets import (
     EvalQuestion,
     is_question_file,
     load_lines,
     load_questions_tsv,
 )
-from knowledge.language.normalizer import TextNormalizer
-from knowledge.models import Passage
 from knowledge.retrieval.retriever import Retriever
 
 MRR_DEPTH = 10

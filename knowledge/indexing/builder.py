@@ -58,8 +58,12 @@ class IndexBuilder:
 
     def build(self, passages: list[Passage], keep: int = 3,
               progress: Callable[[str], None] | None = None,
-              documents: dict[str, dict] | None = None) -> Path:
+              documents: dict[str, dict] | None = None,
+              before_switch: Callable[[Path], None] | None = None) -> Path:
         """Builds under `.building-*`, renames into place, then switches CURRENT to it.
+
+        `before_switch` gets the complete staging directory before it goes live: what belongs
+        with the generation but needs it built first (the learned ranker) is added there.
 
         `documents`: doc_id -> what answers need to know of it (title, type, `in_force`);
         passages of a document not in force are indexed but only searched on request (audit,
@@ -103,6 +107,8 @@ class IndexBuilder:
                 "build_seconds": round(time.perf_counter() - started, 3),
             }
             IndexGeneration(passages, units, lexical, manifest, dense).save(staging)
+            if before_switch is not None:
+                before_switch(staging)
             final = self.index_root / name
             staging.rename(final)
         except BaseException:

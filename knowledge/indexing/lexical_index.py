@@ -77,3 +77,12 @@ class LexicalIndex:
         indptr = self._bm25.scores["indptr"]
         postings = self._bm25.scores["indices"][indptr[tid]:indptr[tid + 1]]
         return bool(np.any(postings == unit))
+
+    def membership(self, token: str, units: np.ndarray) -> np.ndarray:
+        """For each of `units`: whether it contains the token (one postings read for all)."""
+        tid = self._vocab.get(token)
+        if tid is None:
+            return np.zeros(len(units), dtype=bool)
+        indptr = self._bm25.scores["indptr"]
+        postings = self._bm25.scores["indices"][indptr[tid]:indptr[tid + 1]]
+        return np.isin(units, postings)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from knowledge.citations import (
     TITLE_CLOSE,
@@ -27,8 +27,9 @@ from knowledge.citations import (
     format_citation,
 )
 from knowledge.language.question_splitter import split_questions
-from knowledge.models import Passage, SearchHit
-from knowledge.retrieval.retriever import SearchResult
+from knowledge.models import LEGISLATION_TYPES, Passage, SearchHit
+from knowledge.retrieval.cross_references import CrossReferenceMap
+from knowledge.retrieval.pipeline import SearchResult
 
 # A second clause is worth mentioning when it scores close to the best one.
 SEE_ALSO_RATIO = 0.75
@@ -36,6 +37,7 @@ SEE_ALSO_RATIO = 0.75
 
 class AnswerKind(str, Enum):
     ANSWER = "answer"
+    CLARIFY = "clarify"  # two or three articles are plausible: the owner picks one
     NOT_COVERED = "not_covered"  # understood as a policy question, but the text is silent
     NOT_UNDERSTOOD = "not_understood"  # neither NLU nor retrieval found a meaning
 
@@ -70,6 +72,46 @@ class RepealNotice:
         return bool(self.successor) and not self.reviewed
 
 
+CHOICE_SNIPPET_CHARS = 14  # of an article's text, in a choice button's title
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One article a "which do you mean" offers: a short title for the button, the message its
+    button sends (which looks the article up by number, or names the opinion's item), and the
+    citation."""
+
+    title: str
+    payload: str
+    citation: str
+
+
+def choice_of(hit: SearchHit) -> Choice:
+    p = hit.passage
+    doc = hit.document
+    name = bare_title(doc.get("short_title") or doc.get("title") or "")
+    if hit.passage.item_no is not None and doc.get("doc_type") in LEGISLATION_TYPES:
+        where = f"第{p.item_no}条"
+        snippet = p.text[:CHOICE_SNIPPET_CHARS] + ("…" if len(p.text) > CHOICE_SNIPPET_CHARS
+                                                   else "")
+        return Choice(f"{name}{where}：{snippet}", f"{name}{where}",
+                      cite(p.citation, p.item_title))
+    label = p.item_title or p.text[:CHOICE_SNIPPET_CHARS]
+    return Choice(label, label, cite(p.citation, p.item_title))
+
+
+@dataclass(frozen=True)
+class GoverningRule:
+    """The quoted article names a repealed law: which, since when, and the article in force
+    that governs the matter now (its citation and first paragraph; "" when none is known)."""
+
+    repealed_title: str
+    repealed_on: str
+    citation: str
+    text: str
+    reviewed: bool
+
+
 @dataclass(frozen=True)
 class PolicyAnswer:
     kind: AnswerKind
@@ -84,6 +126,10 @@ class PolicyAnswer:
     evidence: list[dict] = field(default_factory=list)
     # The question named a text no longer in force: said first, whatever the outcome.
     repeal: RepealNotice | None = None
+    # For CLARIFY: the articles the owner chooses between.
+    choices: list[Choice] = field(default_factory=list)
+    # The quoted article points to a repealed law: the rules in force that govern instead.
+    governing: list[GoverningRule] = field(default_factory=list)
 
     @property
     def citations(self) -> list[str]:
@@ -91,7 +137,8 @@ class PolicyAnswer:
         if self.kind is not AnswerKind.ANSWER:
             return []
         current = self.repeal.current_citation if self.repeal else ""
-        return [self.citation, *([current] if current else []), *self.see_also]
+        governing = [g.citation for g in self.governing if g.citation]
+        return [self.citation, *([current] if current else []), *governing, *self.see_also]
 
 
 def cite(citation: str, item_title: str) -> str:
@@ -200,6 +247,9 @@ def compose_answer(result: SearchResult, understood_as_policy_question: bool) ->
     """Builds the answer from the best passage, or says why there is none."""
     evidence = retrieval_evidence(result)
     notice = repeal_notice(result)
+    if not result.answerable and result.choices and notice is None:
+        return PolicyAnswer(AnswerKind.CLARIFY, question=result.query, evidence=evidence,
+                            choices=[choice_of(h) for h in result.choices])
     if not result.answerable or not result.hits:
         # A question that names a document is a question about it, whatever NLU made of it.
         named = bool(result.details.get("document_reference"))
@@ -254,20 +304,47 @@ def successor_queries(result: SearchResult,
     return [f"{bare_title(title)}{article_label(int(n))}" for n in link.get("articles", [])]
 
 
+class ArticleLibrary(Protocol):
+    """What answers look up by article rather than by searching (the live index)."""
+
+    @property
+    def documents(self) -> dict[str, dict]: ...
+
+    @property
+    def cross_references(self) -> CrossReferenceMap: ...
+
+    def article(self, doc_id: str, number: int) -> list[Passage]: ...
+
+
+def _article_hit(library: ArticleLibrary, doc_id: str, number: int) -> SearchHit | None:
+    passages = library.article(doc_id, number)
+    doc = library.documents.get(doc_id, {})
+    if not passages or not doc.get("in_force", True):
+        return None
+    return SearchHit(passages[0], 1.0, 1, doc)
+
+
 def with_current_text(answer: PolicyAnswer, result: SearchResult,
                       search: Callable[[str], SearchResult],
-                      documents: Mapping[str, dict] | None = None) -> PolicyAnswer:
+                      documents: Mapping[str, dict] | None = None,
+                      library: ArticleLibrary | None = None) -> PolicyAnswer:
     """The old text of a repealed article is never shown alone: its successor in force is
-    looked up and quoted after it (when one is known)."""
+    looked up by article (or, without a library, searched) and quoted after it."""
     notice = answer.repeal
     if answer.kind is not AnswerKind.ANSWER or notice is None \
             or notice.kind is not RepealKind.OLD_TEXT:
         return answer
     hits: list[SearchHit] = []
-    for query in successor_queries(result, documents):
-        found = search(query)
-        if found.answerable and found.hits and found.hits[0].in_force:
-            hits.append(found.hits[0])
+    link = (_repealed_reference(result) or {}).get("successor") or {}
+    if library is not None:
+        found_hits = (_article_hit(library, link.get("doc_id", ""), int(n))
+                      for n in link.get("articles", []))
+        hits = [h for h in found_hits if h is not None]
+    else:
+        for query in successor_queries(result, documents):
+            found = search(query)
+            if found.answerable and found.hits and found.hits[0].in_force:
+                hits.append(found.hits[0])
     if not hits:
         return answer
     first = hits[0].passage
@@ -276,17 +353,46 @@ def with_current_text(answer: PolicyAnswer, result: SearchResult,
         current_citation=cite(first.citation, first.item_title)))
 
 
+def with_governing_rules(answer: PolicyAnswer, result: SearchResult,
+                         library: ArticleLibrary | None) -> PolicyAnswer:
+    """An article in force that sends the reader to a repealed law ("依照《环境影响评价法》的规定
+    处罚") is never quoted alone: the repeal and the Code article that governs now follow it
+    (knowledge/data/cross_references.yml, reviewed like the successor links)."""
+    if answer.kind is not AnswerKind.ANSWER or library is None or not result.hits:
+        return answer
+    top = result.hits[0].passage
+    if top.item_no is None:
+        return answer
+    rules = []
+    documents = library.documents
+    for ref in library.cross_references.get((top.doc_id, top.item_no), ()):
+        if ref.phrase and ref.phrase not in top.text and not any(
+                ref.phrase in h.passage.text for h in result.hits
+                if (h.passage.doc_id, h.passage.item_no) == (top.doc_id, top.item_no)):
+            continue  # another paragraph of the article names the repealed law
+        repealed = documents.get(ref.repealed_doc_id, {})
+        hits = [h for h in (_article_hit(library, d, n) for d, n in ref.governing) if h]
+        rules.append(GoverningRule(
+            repealed_title=bare_title(repealed.get("title") or ref.repealed_doc_id),
+            repealed_on=chinese_date(repealed.get("repealed") or ""),
+            citation=article_citations(hits), text=hits[0].passage.text if hits else "",
+            reviewed=ref.reviewed))
+    return replace(answer, governing=rules) if rules else answer
+
+
 def answer_question(search: Callable[[str], SearchResult], question: str,
                     understood_as_policy_question: bool,
-                    documents: Mapping[str, dict] | None = None) -> PolicyAnswer:
+                    documents: Mapping[str, dict] | None = None,
+                    library: ArticleLibrary | None = None) -> PolicyAnswer:
     result = search(question)
     answer = compose_answer(result, understood_as_policy_question)
-    return with_current_text(answer, result, search, documents)
+    answer = with_governing_rules(answer, result, library)
+    return with_current_text(answer, result, search, documents, library)
 
 
 def answer_message(
     search: Callable[[str], SearchResult], text: str, understood_as_policy_question: bool,
-    documents: Mapping[str, dict] | None = None,
+    documents: Mapping[str, dict] | None = None, library: ArticleLibrary | None = None,
 ) -> list[PolicyAnswer]:
     """Answers every question in a message; one answer when it asks one thing.
 
@@ -296,10 +402,10 @@ def answer_message(
     """
     questions = split_questions(text)
     if len(questions) > 1:
-        answers = [answer_question(search, q, True, documents) for q in questions]
+        answers = [answer_question(search, q, True, documents, library) for q in questions]
         if any(a.kind is AnswerKind.ANSWER for a in answers):
             return answers
-    return [answer_question(search, text, understood_as_policy_question, documents)]
+    return [answer_question(search, text, understood_as_policy_question, documents, library)]
 
 
 # -- what the assistant can answer from ---------------------------------------------------

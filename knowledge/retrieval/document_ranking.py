@@ -8,7 +8,7 @@ Cues and sections are data (knowledge/data/ranking.yml); the strengths are setti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,23 +21,34 @@ RANKING_FILE = "ranking.yml"
 
 @dataclass(frozen=True)
 class RankingCues:
-    law_cues: tuple[str, ...] = ()
-    penalty_cues: tuple[str, ...] = ()
-    liability_sections: tuple[str, ...] = ()
+    """Every word list of ranking.yml by key: the document cues below, and the question kinds
+    and passage marks the learned ranker's features read (retrieval/candidates.py)."""
+
+    lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> RankingCues:
         if not path.exists():
             return cls()
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return cls(*(tuple(str(w) for w in data.get(k) or () if str(w).strip())
-                     for k in ("law_cues", "penalty_cues", "liability_sections")))
+        return cls({str(key): tuple(str(w) for w in values or () if str(w).strip())
+                    for key, values in data.items() if isinstance(values, list)})
+
+    def words(self, key: str) -> tuple[str, ...]:
+        return self.lists.get(key, ())
+
+    def asks(self, key: str, query: str) -> bool:
+        return any(c in query for c in self.words(key))
+
+    @property
+    def liability_sections(self) -> tuple[str, ...]:
+        return self.words("liability_sections")
 
     def asks_about_law(self, query: str) -> bool:
-        return any(c in query for c in self.law_cues)
+        return self.asks("law_cues", query)
 
     def asks_about_penalty(self, query: str) -> bool:
-        return any(c in query for c in self.penalty_cues)
+        return self.asks("penalty_cues", query)
 
 
 @dataclass(frozen=True)

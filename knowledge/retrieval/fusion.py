@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-METHODS = ("bm25", "dense", "rrf", "weighted", "rerank", "rescue")
+# "learned": the legs as for rescue, then the generation's learned ranker (retrieval/ranker.py)
+# re-ranks the candidates; without a ranker it is rescue.
+METHODS = ("bm25", "dense", "rrf", "weighted", "rerank", "rescue", "learned")
 
 
 def _ranks(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -115,6 +117,6 @@ def fuse(method: str, lex: np.ndarray, dense: np.ndarray | None, *, weight: floa
         return weighted(lex, dense, weight)
     if method == "rerank":
         return rerank(lex, dense, weight, depth)
-    if method == "rescue":
+    if method in ("rescue", "learned"):
         return rescue(lex, dense, lexical_strong, weight)
     raise ValueError(f"unknown fusion method {method!r}; one of {', '.join(METHODS)}")

@@ -120,8 +120,7 @@ def _point_actions_at(monkeypatch: pytest.MonkeyPatch, home: Path,
         monkeypatch.delenv(name)
     monkeypatch.setenv("KB_HOME", str(home))
     monkeypatch.setenv("KB_DENSE_MODEL", "none")
-    if related_sources:
-        monkeypatch.setenv("KB_RELATED_SOURCES", "true")
+    monkeypatch.setenv("KB_RELATED_SOURCES", "true" if related_sources else "false")
     cached = (knowledge_client.knowledge_base()
               if knowledge_client.knowledge_base.cache_info().currsize else None)
     if cached is None or cached.settings != KnowledgeSettings():
@@ -130,13 +129,15 @@ def _point_actions_at(monkeypatch: pytest.MonkeyPatch, home: Path,
 
 @pytest.fixture(scope="session")
 def action_kb_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The shipped sources ingested into a fresh store and index in a temporary home.
+    """The opinion alone (KB_RELATED_SOURCES=false) ingested into a fresh store and index in a
+    temporary home: the opinion's own replies, without the laws competing for them.
 
     Not the shared `built_kb`: that one is built with the default dense model ("auto"), whose
     load alone takes longer than this whole suite.
     """
     home = tmp_path_factory.mktemp("actions-kb")
-    KnowledgeBase(KnowledgeSettings(home=home, dense_model="none")).ingest_sources()
+    KnowledgeBase(KnowledgeSettings(home=home, dense_model="none",
+                                    related_sources=False)).ingest_sources()
     yield home
     reset_knowledge_client()
 

@@ -146,7 +146,9 @@ def test_out_of_scope_question_gets_the_decline_and_an_offer_of_a_human_not_a_ci
     assert responses(dispatcher) == ["utter_not_covered"]
     [message] = dispatcher.messages
     assert "citation" not in message
-    assert "《" not in render(message) and "——出自" not in render(message)
+    # The decline names what was searched (the opinion by its short title), never a clause.
+    assert "现行的《差别化管控意见》里没有找到" in render(message)
+    assert "——出自" not in render(message) and "第" not in render(message)
     assert "转人工吗" in render(message)
     slots = slot_values(events)
     assert slots["human_offered"] is True

@@ -9,7 +9,7 @@ from knowledge.settings import KnowledgeSettings
 
 
 def make_kb(home: Path) -> KnowledgeBase:
-    kb = KnowledgeBase(KnowledgeSettings(home=home, dense_model="none",
+    kb = KnowledgeBase(KnowledgeSettings(home=home, dense_model="none", related_sources=False,
                                          reload_check_seconds=0.0))
     kb.ingest_sources()
     return kb

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from knowledge.knowledge_base import KnowledgeBase
-from knowledge.retrieval.retriever import KnowledgeBaseUnavailable
+from knowledge.models import KnowledgeBaseUnavailable
 from observability.action_metrics import ActionMetrics
 from observability.checks import DEGRADED, FAILED, OK, Check, readiness, run_check
 from observability.rasa_metrics import MAX_INTENT_LABELS, RasaMetrics, timed_turn

@@ -116,7 +116,7 @@ def test_an_opinion_clause_names_the_articles_it_rests_on(retriever):
 
 def test_every_legal_basis_link_names_an_article_that_exists(related_kb):
     from knowledge.retrieval.article_reference import load_legal_basis
-    from knowledge.retrieval.retriever import LEGAL_BASIS_FILE
+    from knowledge.retrieval.live_index import LEGAL_BASIS_FILE
 
     articles = {(c.doc_id, c.item_no) for c in related_kb.store.clauses()}
     clauses = {(c.doc_id, c.clause_key) for c in related_kb.store.clauses()}

@@ -28,9 +28,9 @@ needs_dev = pytest.mark.skipif(not DEV.exists(), reason="../shared/eval is not c
 
 @pytest.fixture(scope="module")
 def bm25_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
-    """The shipped sources with the dense leg switched off."""
+    """The opinion alone with the dense leg switched off."""
     kb = KnowledgeBase(KnowledgeSettings(home=tmp_path_factory.mktemp("kb-bm25"),
-                                         dense_model="none"))
+                                         dense_model="none", related_sources=False))
     kb.ingest_sources()
     return kb
 

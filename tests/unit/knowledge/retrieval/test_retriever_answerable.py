@@ -26,7 +26,7 @@ BRIEF_EXAMPLES = ["今天天气怎么样", "社保怎么交", "注册公司要�
 @pytest.fixture(scope="module")
 def bm25(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
     kb = KnowledgeBase(KnowledgeSettings(home=tmp_path_factory.mktemp("kb-guard"),
-                                         dense_model="none"))
+                                         dense_model="none", related_sources=False))
     kb.ingest_sources()
     return kb.retriever
 

@@ -59,7 +59,9 @@ def test_model_configuration() -> None:
 def test_default_has_both_legs_live(built_kb: KnowledgeBase) -> None:
     health = built_kb.retriever.health()
     assert health["legs"] == {"bm25": True, "dense": True}
-    assert health["fusion"] == built_kb.settings.fusion == "rescue"
+    # The opinion alone has no learned ranker (trained with the laws): rescue ranks it.
+    assert built_kb.settings.fusion == "learned" and health["fusion"] == "rescue"
+    assert health["ranker"] is None
     assert health["dense"]["index"] == "flat"
     manifest = json.loads((current_generation(built_kb.settings.index_root)
                            / "manifest.json").read_text(encoding="utf-8"))

@@ -21,7 +21,7 @@ import yaml
 
 from assistant.chat_evaluation.grading import ALWAYS_FORBIDDEN, DocumentNames
 from assistant.chat_evaluation.runner import ChatClient, ChatEvaluation, SetResult
-from assistant.chat_evaluation.sets import HALVES, load_sets
+from assistant.chat_evaluation.sets import HALVES, load_paths
 from assistant.model_builder import ensure_model
 from assistant.scaleout.ports import free_port
 from assistant.servers import action_server, rasa_server
@@ -59,7 +59,9 @@ def print_report(results: list[SetResult], latencies: list[float]) -> None:
             flag = "ok" if r.rate("right") >= RIGHT_TARGET and r.rate("wrong") <= WRONG_LIMIT \
                 else "below target"
             rates = (f"right {r.rate('right'):.3f}  wrong {r.rate('wrong'):.3f}  "
-                     f"declined {r.rate('declined'):.3f}   ({flag}: right >= {RIGHT_TARGET}, "
+                     f"declined {r.rate('declined'):.3f}  clarified {r.rate('clarified'):.3f}"
+                     f" (+{r.counts['clarified_without_gold']} without the gold)"
+                     f"   ({flag}: right >= {RIGHT_TARGET}, "
                      f"wrong <= {WRONG_LIMIT})")
         elif r.kind == "out_of_scope":
             rates = (f"rejected {r.rate('rejected'):.3f}  invented {r.counts['invented']}"
@@ -80,14 +82,16 @@ def print_report(results: list[SetResult], latencies: list[float]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sets", type=Path, default=None, help="default: eval/chat")
+    parser.add_argument("--sets", type=Path, nargs="*", default=None,
+                        help="directories or files (default: eval/chat); a file is evaluated"
+                        " whatever its half, e.g. eval/law_owners_heldout.tsv")
     parser.add_argument("--half", choices=[*HALVES, "all"], default="all")
     parser.add_argument("--out", type=Path, default=None,
                         help="default: results/chat/chat_eval.json")
     args = parser.parse_args()
     base = RuntimeSettings()
-    sets = load_sets(args.sets or base.root / "eval" / "chat",
-                     HALVES if args.half == "all" else (args.half,))
+    sets = load_paths(args.sets or [base.root / "eval" / "chat"],
+                      HALVES if args.half == "all" else (args.half,))
     if not sets:
         print("no evaluation sets found", file=sys.stderr)
         return 2

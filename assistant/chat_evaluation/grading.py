@@ -19,6 +19,8 @@ from knowledge.citations import article_label
 
 # Every answer that quotes a clause ends its quote with this line (domain.yml).
 CITATION_MARK = "——出自"
+# A "which of these do you mean" (utter_choose_article) asks the owner to pick one.
+CHOICE_MARK = "请点选"
 # What no reply may ever show, whatever the turn: a template slot left unfilled, a traceback.
 ALWAYS_FORBIDDEN = (r"\{[a-z_]+\}", r"Traceback \(most recent call last\)")
 
@@ -27,6 +29,8 @@ class Outcome(str, Enum):
     RIGHT = "right"
     WRONG = "wrong"
     DECLINED = "declined"
+    CLARIFIED = "clarified"  # a short choice of articles, the gold among them
+    CLARIFIED_WITHOUT_GOLD = "clarified_without_gold"  # a choice that misses the gold
     INVENTED = "invented"
     REJECTED = "rejected"
 
@@ -74,10 +78,21 @@ class DocumentNames:
             raise KeyError(f"gold names an unknown document: {gold.doc_id}")
         return article_label(gold.article) in answer and any(n in answer for n in names)
 
+    def offers(self, reply: str, gold: LawGold) -> bool:
+        """A choice line names the article (its buttons write the number in digits)."""
+        names = self.names.get(gold.doc_id, ())
+        return any(any(n in line for n in names)
+                   and (f"第{gold.article}条" in line or article_label(gold.article) in line)
+                   for line in reply.splitlines())
+
 
 def grade_answer(reply: str, golds: Iterable[str], documents: DocumentNames) -> Outcome:
     answer = normal(first_cited_answer(reply))
     if not answer:
+        if CHOICE_MARK in reply:
+            offered = any((documents.offers(reply, law) if (law := LawGold.parse(g))
+                           else normal(g) in normal(reply)) for g in golds)
+            return Outcome.CLARIFIED if offered else Outcome.CLARIFIED_WITHOUT_GOLD
         return Outcome.DECLINED
     for gold in golds:
         law = LawGold.parse(gold)

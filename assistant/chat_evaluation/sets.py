@@ -22,6 +22,8 @@ from assistant.chat_evaluation.grading import TurnCheck
 from knowledge.question_sets import EvalQuestion, load_lines, load_questions_tsv
 
 HALVES = ("tune", "heldout")
+# A set written after everything was frozen (eval/sealed/): evaluated once, only when named.
+SEALED = "post"
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,8 @@ class QuestionSet:
 
 def _half(path: Path) -> str:
     half = path.stem.rsplit("_", 1)[-1]
-    if half not in HALVES:
-        raise ValueError(f"{path}: the name must end in _tune or _heldout")
+    if half not in (*HALVES, SEALED):
+        raise ValueError(f"{path}: the name must end in _tune, _heldout or _post")
     return half
 
 
@@ -100,3 +102,12 @@ def load_sets(directory: Path, halves: tuple[str, ...] = HALVES) -> list[Questio
                    if p.suffix in (".tsv", ".txt", ".yml", ".yaml"))
     sets = [load_set(p) for p in paths]
     return [s for s in sets if s.half in halves]
+
+
+def load_paths(paths: list[Path], halves: tuple[str, ...] = HALVES) -> list[QuestionSet]:
+    """Sets from directories (their files of the chosen halves) and files (as named, whatever
+    their half: a sealed set is only ever evaluated by naming it)."""
+    out: list[QuestionSet] = []
+    for path in paths:
+        out += load_sets(path, halves) if path.is_dir() else [load_set(path)]
+    return out

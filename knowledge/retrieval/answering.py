@@ -8,7 +8,7 @@ answer then first says so (`RepealNotice`): when and by what it was repealed, an
 in force took the named one's place (`SUCCESSOR`), that none is known (`NO_SUCCESSOR`), the old
 article itself when the owner asked for it (`OLD_TEXT`, labelled, with its successor), or, for
 a text named without an article, that today's rules follow (`DOCUMENT`). What the result's
-`details["document_reference"]` says (knowledge/retrieval/retriever.py) is the only source.
+`reference` (a `DocumentReference`, knowledge/retrieval/pipeline.py) is the only source.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import Enum
-from typing import Any, Protocol
+from typing import Protocol
 
 from knowledge.citations import (
     TITLE_CLOSE,
@@ -29,7 +29,7 @@ from knowledge.citations import (
 from knowledge.language.question_splitter import split_questions
 from knowledge.models import LEGISLATION_TYPES, Passage, SearchHit
 from knowledge.retrieval.cross_references import CrossReferenceMap
-from knowledge.retrieval.pipeline import SearchResult
+from knowledge.retrieval.pipeline import DocumentReference, SearchResult
 
 # A second clause is worth mentioning when it scores close to the best one.
 SEE_ALSO_RATIO = 0.75
@@ -181,11 +181,9 @@ def retrieval_evidence(result: SearchResult) -> list[dict]:
             for h in result.hits[:EVIDENCE_HITS]]
 
 
-def _repealed_reference(result: SearchResult) -> dict[str, Any] | None:
-    ref = result.details.get("document_reference")
-    if not ref or ref.get("in_force", True):
-        return None
-    return ref
+def _repealed_reference(result: SearchResult) -> DocumentReference | None:
+    ref = result.reference
+    return ref if ref is not None and not ref.in_force else None
 
 
 def article_citations(hits: list[SearchHit]) -> str:
@@ -207,14 +205,14 @@ def repeal_notice(result: SearchResult) -> RepealNotice | None:
     ref = _repealed_reference(result)
     if ref is None:
         return None
-    base = {"title": bare_title(ref.get("title") or ref.get("alias") or ""),
-            "repealed_on": chinese_date(ref.get("repealed") or ""),
-            "repealed_by": bare_title(ref.get("repealed_by_title") or "")}
-    if ref.get("article") is None:
+    base = {"title": bare_title(ref.title or ref.alias),
+            "repealed_on": chinese_date(ref.repealed),
+            "repealed_by": bare_title(ref.repealed_by_title)}
+    if ref.article is None:
         return RepealNotice(RepealKind.DOCUMENT, **base)
-    article = article_label(int(ref["article"]))
-    link = ref.get("successor") or None
-    reviewed = bool(link.get("reviewed", False)) if link else True
+    article = article_label(ref.article)
+    link = ref.successor
+    reviewed = link.reviewed if link else True
     if result.hits and not result.hits[0].in_force:
         # The repealed article itself (asked for, or an audit retriever that sees it): its
         # successor is looked up afterwards (`with_current_text`).
@@ -252,7 +250,7 @@ def compose_answer(result: SearchResult, understood_as_policy_question: bool) ->
                             choices=[choice_of(h) for h in result.choices])
     if not result.answerable or not result.hits:
         # A question that names a document is a question about it, whatever NLU made of it.
-        named = bool(result.details.get("document_reference"))
+        named = result.reference is not None
         if understood_as_policy_question or named:
             return PolicyAnswer(AnswerKind.NOT_COVERED, question=result.query, evidence=evidence,
                                 repeal=notice)
@@ -293,15 +291,16 @@ def successor_queries(result: SearchResult,
                       documents: Mapping[str, dict] | None = None) -> list[str]:
     """Questions that look up the successor articles of the repealed article the result
     quotes ("中华人民共和国生态环境法典第五十二条"); [] when no successor is known."""
-    ref = _repealed_reference(result) or {}
-    link = ref.get("successor") or {}
-    doc_id = link.get("doc_id", "")
-    title = (documents or {}).get(doc_id, {}).get("title", "")
-    if not title and doc_id and doc_id == ref.get("repealed_by"):
-        title = ref.get("repealed_by_title", "")
+    ref = _repealed_reference(result)
+    link = ref.successor if ref else None
+    if ref is None or link is None:
+        return []
+    title = (documents or {}).get(link.doc_id, {}).get("title", "")
+    if not title and link.doc_id == ref.repealed_by:
+        title = ref.repealed_by_title
     if not title:
         return []
-    return [f"{bare_title(title)}{article_label(int(n))}" for n in link.get("articles", [])]
+    return [f"{bare_title(title)}{article_label(int(n))}" for n in link.articles]
 
 
 class ArticleLibrary(Protocol):
@@ -335,10 +334,11 @@ def with_current_text(answer: PolicyAnswer, result: SearchResult,
             or notice.kind is not RepealKind.OLD_TEXT:
         return answer
     hits: list[SearchHit] = []
-    link = (_repealed_reference(result) or {}).get("successor") or {}
+    ref = _repealed_reference(result)
+    link = ref.successor if ref else None
     if library is not None:
-        found_hits = (_article_hit(library, link.get("doc_id", ""), int(n))
-                      for n in link.get("articles", []))
+        found_hits = ((_article_hit(library, link.doc_id, int(n)) for n in link.articles)
+                      if link else ())
         hits = [h for h in found_hits if h is not None]
     else:
         for query in successor_queries(result, documents):

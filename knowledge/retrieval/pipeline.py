@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -61,6 +61,34 @@ class KnowledgeBaseUnavailable(RuntimeError):
 
 
 @dataclass(frozen=True)
+class SuccessorLink:
+    """Where a repealed article lives on: articles of the text in force, and whether staff
+    reviewed the link."""
+
+    doc_id: str
+    articles: tuple[int, ...]
+    reviewed: bool
+
+
+@dataclass(frozen=True)
+class DocumentReference:
+    """The document (and article) a question names, with what the answer must say about it:
+    its status and, for a repealed text, when and by what, and where the article lives on."""
+
+    doc_id: str
+    alias: str  # the words the owner used
+    article: int | None
+    title: str
+    in_force: bool
+    wants_old_text: bool
+    status: str = ""
+    repealed: str = ""  # YYYY-MM-DD
+    repealed_by: str = ""
+    repealed_by_title: str = ""
+    successor: SuccessorLink | None = None
+
+
+@dataclass(frozen=True)
 class SearchResult:
     query: str
     normalized_query: str
@@ -79,6 +107,8 @@ class SearchResult:
     # Not answerable, yet two or three articles are each plausible: the owner is asked which
     # one is meant (their best passages, best first). Empty otherwise.
     choices: tuple[SearchHit, ...] = ()
+    # The document the question names, if any (also in `details` for logs, as a dict).
+    reference: DocumentReference | None = None
 
 
 @dataclass(frozen=True)
@@ -143,8 +173,10 @@ class SearchPipeline:
             "glossary": [{"phrase": h.key, "terms": list(h.expansions)} for h in a.glossary_hits],
             "lexical_strong": strong,
         }
+        named_ref = None
         if reference is not None:
-            details["document_reference"] = self._reference_details(gen, reference)
+            named_ref = self._reference_details(gen, reference)
+            details["document_reference"] = asdict(named_ref)
         if a.truncated:
             details["truncated_to"] = len(a.normalized)
         if method == "learned":
@@ -152,7 +184,7 @@ class SearchPipeline:
                                    started)
         else:
             result = self._hand_set(gen, a, legs, qvec, method, top_k, details, started)
-        return self._declined_topics(a, result)
+        return self._declined_topics(a, replace(result, reference=named_ref))
 
     def _without_document_name(self, gen: LoadedGeneration, a: QueryAnalysis,
                                reference: ArticleReference | None
@@ -178,9 +210,7 @@ class SearchPipeline:
                    " (glossary out_of_scope_topics)")
         if not why or not result.hits:
             return result
-        return SearchResult(result.query, result.normalized_query, result.tokens, result.hits,
-                            False, why, result.generation, result.coverage, result.fusion,
-                            result.legs, result.details, result.confidence, ())
+        return replace(result, answerable=False, reason=why, choices=())
 
     # -- legs ----------------------------------------------------------------------------------
     def question_cues(self, gen: LoadedGeneration, a: QueryAnalysis, named: str | None,
@@ -197,7 +227,8 @@ class SearchPipeline:
 
     def leg_scores(self, gen: LoadedGeneration, a: QueryAnalysis, method: str,
                    named: str | None, names_document: bool,
-                   exclude_units: frozenset[int] = frozenset()
+                   exclude_units: frozenset[int] = frozenset(),
+                   query_vector: np.ndarray | None = None
                    ) -> tuple[LegScores, bool, np.ndarray | None]:
         """Every leg's scores; the dense leg runs only where BM25's evidence is weak (rescue,
         learned) or always (the fused methods). `exclude_units` hides units from both legs
@@ -212,11 +243,12 @@ class SearchPipeline:
             strong = (lex[best] >= self.settings.rescue_min_score and self._coverage(
                 gen, a, {best, int(lex_src[best])}) >= self.settings.rescue_min_coverage)
         dense_live = gen.dense is not None and self.encoder is not None
-        weak_only = method in ("rescue", "learned")
+        weak_only = method == "rescue" or (method == "learned"
+                                           and not self.settings.dense_always)
         want_dense = dense_live and method != "bm25" and not (weak_only and strong)
         dense = dense_src = qvec = None
         if want_dense:
-            qvec, dense, dense_src = self._dense(gen, a, exclude_units)
+            qvec, dense, dense_src = self._dense(gen, a, exclude_units, query_vector)
             if hidden is not None:
                 dense = np.where(hidden, np.nan, dense)
         fused = fuse("rescue" if method == "learned" else method, lex, dense,
@@ -266,12 +298,15 @@ class SearchPipeline:
         return lex, src, own, best_raw
 
     def _dense(self, gen: LoadedGeneration, a: QueryAnalysis,
-               exclude_units: frozenset[int] = frozenset()
+               exclude_units: frozenset[int] = frozenset(),
+               query_vector: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Query vector, per-passage cosine (NaN where not retrieved), unit that gave it (-1)."""
+        """Query vector, per-passage cosine (NaN where not retrieved), unit that gave it (-1).
+        `query_vector`: the question already encoded (training encodes them in batches)."""
         n = len(gen.passages)
         assert gen.dense is not None and self.encoder is not None
-        qvec = self.encoder.encode_queries([a.normalized])[0]
+        qvec = (query_vector if query_vector is not None
+                else self.encoder.encode_queries([a.normalized])[0])
         ids, sims = gen.dense.search(qvec, self.settings.dense_depth + len(exclude_units))
         dense = np.full(n, np.nan)
         src = np.full(n, -1)
@@ -450,31 +485,28 @@ class SearchPipeline:
         return False, "not covered"
 
     # -- documents and articles named in the question -----------------------------------------
-    def _reference_details(self, gen: LoadedGeneration, ref: ArticleReference) -> dict[str, Any]:
-        """What the answer must say about the document the owner named: its status and, for a
-        repealed text, when and by what, and where the article lives on."""
+    def _reference_details(self, gen: LoadedGeneration,
+                           ref: ArticleReference) -> DocumentReference:
+        """What the answer must say about the document the owner named."""
         doc = gen.documents.get(ref.doc_id, {})
-        out: dict[str, Any] = {"doc_id": ref.doc_id, "alias": ref.alias, "article": ref.article,
-                               "title": doc.get("title", ""), "in_force": doc.get("in_force", True),
-                               "wants_old_text": ref.wants_old_text}
-        if not doc.get("in_force", True):
-            by = gen.documents.get(doc.get("repealed_by", ""), {})
-            out.update(status=doc.get("status", ""), repealed=doc.get("repealed", ""),
+        base = DocumentReference(ref.doc_id, ref.alias, ref.article, doc.get("title", ""),
+                                 bool(doc.get("in_force", True)), ref.wants_old_text)
+        if base.in_force:
+            return base
+        by = gen.documents.get(doc.get("repealed_by", ""), {})
+        link = gen.successors.get((ref.doc_id, ref.article)) if ref.article is not None else None
+        return replace(base, status=doc.get("status", ""), repealed=doc.get("repealed", ""),
                        repealed_by=doc.get("repealed_by", ""),
-                       repealed_by_title=by.get("title", ""))
-            if ref.article is not None:
-                successor = gen.successors.get((ref.doc_id, ref.article))
-                out["successor"] = ({"doc_id": successor.doc_id,
-                                     "articles": list(successor.articles),
-                                     "reviewed": successor.reviewed}
-                                    if successor else None)
-        return out
+                       repealed_by_title=by.get("title", ""),
+                       successor=(SuccessorLink(link.doc_id, tuple(link.articles), link.reviewed)
+                                  if link else None))
 
     def _article_lookup(self, gen: LoadedGeneration, a: QueryAnalysis, ref: ArticleReference,
                         method: str, started: float) -> SearchResult:
         """"法典第五十二条" gets exactly that article; an article of a repealed text gets its
         successor in the text in force (its own old text only when asked for it)."""
-        details: dict[str, Any] = {"document_reference": self._reference_details(gen, ref)}
+        named_ref = self._reference_details(gen, ref)
+        details: dict[str, Any] = {"document_reference": asdict(named_ref)}
         number = ref.article or 0
         targets = [(ref.doc_id, number)]
         why = "article lookup"
@@ -492,4 +524,5 @@ class SearchPipeline:
                 for rank, i in enumerate(ids[:MAX_TOP_K], start=1)]
         details["ms"] = round(1000 * (time.perf_counter() - started), 2)
         return SearchResult(a.query, a.normalized, a.tokens, hits, bool(hits), why, gen.name,
-                            1.0 if hits else 0.0, method, ("article",), details)
+                            1.0 if hits else 0.0, method, ("article",), details,
+                            reference=named_ref)

@@ -36,6 +36,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
 from knowledge.indexing.anticipated import QUESTION, AnticipatedQuestion
+from knowledge.indexing.vector_cache import VectorCache, encode_with_cache, open_vector_cache
 from knowledge.question_sets import is_question_file, load_lines, load_questions_tsv
 from knowledge.retrieval.candidates import FEATURES
 from knowledge.retrieval.ranker import (
@@ -61,6 +62,7 @@ ARTICLE_GOLD = re.compile(r"^([a-z0-9][a-z0-9-]*)#(\d{1,4})$")
 TRAINING_VERSION = 3  # part of the cache key: bump when this module's choices change
 FOLDS = 5
 TUNE, ANTICIPATED, NEGATIVE = "tune", "anticipated", "negative"
+QUERY_VECTORS = "#query"  # the vector cache keeps query vectors under the encoder's name + this
 _KIND_POLICY = FEATURES.index("kind_policy")
 # An owner's question counts for more than a staff-written paraphrase: in the ranker (the
 # tuning questions are repeated) and, more, in the answer decision, whose thresholds are set
@@ -177,9 +179,23 @@ def _relevance(gen: LoadedGeneration, ids: np.ndarray, gold: tuple[str, ...],
     return rel
 
 
+def query_vectors(pipeline: SearchPipeline, texts: list[str],
+                  cache: VectorCache | None) -> dict[str, np.ndarray]:
+    """The normalised questions encoded as queries, in batches, through the vector cache
+    (under the encoder's name + QUERY_VECTORS): a retraining encodes only new questions."""
+    encoder = pipeline.encoder
+    if encoder is None:
+        return {}
+    found, _ = encode_with_cache(encoder.encode_queries, encoder.name + QUERY_VECTORS, texts,
+                                 cache, getattr(encoder, "dim", None))
+    return found
+
+
 def collect_examples(pipeline: SearchPipeline, gen: LoadedGeneration,
                      questions: list[TrainingQuestion], clean: Callable[[str], str],
-                     progress: Callable[[str], None] | None = None) -> list[QueryExample]:
+                     progress: Callable[[str], None] | None = None,
+                     vectors: dict[str, np.ndarray] | None = None) -> list[QueryExample]:
+    """`vectors`: normalised question -> query vector, encoded beforehand (query_vectors)."""
     question_units: dict[str, list[int]] = {}
     for j, unit in enumerate(gen.units):
         if unit.kind == QUESTION:
@@ -194,7 +210,8 @@ def collect_examples(pipeline: SearchPipeline, gen: LoadedGeneration,
         if a.problem:
             continue
         hide = frozenset(question_units.get(q.text, ())) if q.hide_own_unit else frozenset()
-        legs, _, _ = pipeline.leg_scores(gen, a, "learned", None, False, hide)
+        legs, _, _ = pipeline.leg_scores(gen, a, "learned", None, False, hide,
+                                         (vectors or {}).get(a.normalized))
         found = pipeline.candidates(gen, a, legs, pipeline.question_cues(gen, a, None, False))
         if len(found.ids) == 0:
             continue
@@ -381,7 +398,8 @@ class RankerTrainer:
             "question_mode": s.question_mode, "rescue": (s.rescue_min_score,
                                                          s.rescue_min_coverage),
             "expansion": s.expansion_weight, "depth": s.dense_depth,
-            "bm25": s.bm25_enabled, "anticipated": s.anticipated_questions})
+            "bm25": s.bm25_enabled, "anticipated": s.anticipated_questions,
+            "dense_always": s.dense_always})
         target = staging / RANKER_DIR
         cache = self._cache_dir()
         cached = cache / key if cache else None
@@ -394,7 +412,11 @@ class RankerTrainer:
                 shutil.rmtree(target, ignore_errors=True)
                 log.warning("ranker cache unreadable (%s); training", exc)
         self.say(f"ranker training: {len(questions)} questions")
-        examples = collect_examples(self.pipeline, gen, questions, self.clean, self.say)
+        normalised = [self.pipeline.analyzer.analyze(q.text).normalized for q in questions]
+        vectors = (query_vectors(self.pipeline, normalised,
+                                 open_vector_cache(s.vector_cache_dir))
+                   if gen.dense is not None else {})
+        examples = collect_examples(self.pipeline, gen, questions, self.clean, self.say, vectors)
         ranker, report = fit(examples, s.ranker_max_wrong_rate)
         ranker.manifest["key"] = key
         ranker.save(target)

@@ -69,3 +69,12 @@ def test_turn_failures_name_each_missing_and_forbidden_pattern() -> None:
 
 def test_an_unfilled_template_fails_every_turn() -> None:
     assert turn_failures("关于“{question}”：", TurnCheck("x"), ALWAYS_FORBIDDEN)
+
+
+def test_a_choice_is_clarified_when_the_gold_is_among_its_articles() -> None:
+    names = DocumentNames({"ecological-environment-code": ("中华人民共和国生态环境法典", "生态环境法典")})
+    reply = ("您问的可能是下面几条中的一条，请点选（也可以换个说法再问）：\n"
+             "1. 生态环境法典第1102条：未取得排污许可证…\n2. 生态环境法典第1103条：违反…")
+    assert grade_answer(reply, ["ecological-environment-code#1102"], names) is Outcome.CLARIFIED
+    assert grade_answer(reply, ["ecological-environment-code#52"], names) \
+        is Outcome.CLARIFIED_WITHOUT_GOLD

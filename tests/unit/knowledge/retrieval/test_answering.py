@@ -24,7 +24,8 @@ from knowledge.retrieval.answering import (
     scope_of,
     successor_queries,
 )
-from knowledge.retrieval.retriever import Retriever, SearchResult
+from knowledge.retrieval.pipeline import DocumentReference, SearchResult
+from knowledge.retrieval.retriever import Retriever
 
 CODE = "《中华人民共和国生态环境法典》"
 EPL = "中华人民共和国环境保护法"
@@ -60,10 +61,10 @@ def test_repealed_article_is_answered_by_its_successor_with_the_repeal_said_firs
 
 def test_a_reviewed_successor_link_needs_no_caveat(retriever):
     result = retriever.search("环境保护法第二十五条怎么规定的")
-    ref = result.details["document_reference"]
-    reviewed = {**ref, "successor": {**ref["successor"], "reviewed": True}}
-    notice = repeal_notice(replace(result, details={**result.details,
-                                                     "document_reference": reviewed}))
+    ref = result.reference
+    assert ref is not None and ref.successor is not None
+    reviewed = replace(ref, successor=replace(ref.successor, reviewed=True))
+    notice = repeal_notice(replace(result, reference=reviewed))
     assert notice is not None and notice.kind is RepealKind.SUCCESSOR
     assert not notice.unreviewed
 
@@ -201,11 +202,9 @@ def test_helpers_for_dates_articles_and_titles():
 
 
 def test_a_repealed_text_without_a_repealing_one_in_the_base_has_no_replacement():
-    details = {"document_reference": {
-        "doc_id": "old", "alias": "旧办法", "article": None, "title": "某旧办法",
-        "in_force": False, "wants_old_text": False, "status": "repealed",
-        "repealed": "2020-01-01", "repealed_by": "", "repealed_by_title": ""}}
-    notice = repeal_notice(SearchResult("q", "q", [], [], False, "no", details=details))
+    reference = DocumentReference("old", "旧办法", None, "某旧办法", False, False,
+                                  status="repealed", repealed="2020-01-01")
+    notice = repeal_notice(SearchResult("q", "q", [], [], False, "no", reference=reference))
     assert notice is not None and notice.kind is RepealKind.DOCUMENT
     assert (notice.title, notice.repealed_on, notice.repealed_by) == ("某旧办法", "2020年1月1日",
                                                                       "")

@@ -38,10 +38,11 @@ def test_an_article_named_by_number_is_exactly_that_article(retriever, question,
 
 def test_a_repealed_article_is_answered_by_its_successor_in_force(retriever):
     result = retriever.search("环境保护法第二十五条怎么规定的")
-    ref = result.details["document_reference"]
-    assert ref["in_force"] is False and ref["status"] == "repealed"
-    assert (ref["repealed"], ref["repealed_by"]) == ("2026-08-15", CODE)
-    assert ref["successor"]["articles"] == [52]
+    ref = result.reference
+    assert ref is not None and ref.in_force is False and ref.status == "repealed"
+    assert (ref.repealed, ref.repealed_by) == ("2026-08-15", CODE)
+    assert ref.successor is not None and ref.successor.articles == (52,)
+    assert result.details["document_reference"]["successor"]["articles"] == (52,)  # logs
     assert result.hits and all(h.passage.doc_id == CODE and h.in_force for h in result.hits)
     assert result.hits[0].passage.item_no == 52
 
@@ -151,7 +152,7 @@ def test_without_the_laws_a_violation_quotes_the_opinion_only(built_kb):
 
 def test_a_repealed_law_named_without_an_article_gets_the_text_in_force(retriever):
     result = retriever.search("大气污染防治法规定重污染天气预警怎么办")
-    assert result.details["document_reference"]["in_force"] is False
+    assert result.reference is not None and result.reference.in_force is False
     assert result.hits[0].passage.doc_id == CODE  # the successor text, not the opinion
     assert {p.item_no for p in retriever.article(CODE, 264)} == {264}  # its two paragraphs
 

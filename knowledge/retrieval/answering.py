@@ -97,7 +97,8 @@ def choice_of(hit: SearchHit) -> Choice:
         return Choice(f"{name}{where}：{snippet}", f"{name}{where}",
                       cite(p.citation, p.item_title))
     label = p.item_title or p.text[:CHOICE_SNIPPET_CHARS]
-    return Choice(label, label, cite(p.citation, p.item_title))
+    title = f"{name}：{label}" if name else label
+    return Choice(title, title, cite(p.citation, p.item_title))
 
 
 @dataclass(frozen=True)

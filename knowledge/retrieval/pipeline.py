@@ -37,7 +37,12 @@ from knowledge.retrieval.candidates import (
 from knowledge.retrieval.document_ranking import RankingCues
 from knowledge.retrieval.fusion import METHODS, fuse
 from knowledge.retrieval.query_analyzer import QueryAnalysis, QueryAnalyzer
-from knowledge.retrieval.ranker import CHOICE_ARTICLES, decision_row, ranked_articles
+from knowledge.retrieval.ranker import (
+    CHOICE_ARTICLES,
+    decision_row,
+    merge_duplicates,
+    ranked_articles,
+)
 from knowledge.settings import KnowledgeSettings
 
 if TYPE_CHECKING:
@@ -368,7 +373,8 @@ class SearchPipeline:
         scores = ranker.score(found.features)
         order = np.argsort(-scores, kind="stable")
         ids, features, scores = found.ids[order], found.features[order], scores[order]
-        articles = ranked_articles(scores, gen.traits.article[ids])
+        articles = ranked_articles(scores, merge_duplicates(
+            gen.traits.article[ids], [gen.passages[i].text for i in ids.tolist()]))
         row = decision_row(features, articles)
         confidence = ranker.confidence(row)
         reach = ranker.reach_probability(row)

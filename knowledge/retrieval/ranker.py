@@ -170,6 +170,19 @@ def ranked_articles(scores: np.ndarray, articles: np.ndarray) -> list[RankedArti
             for (pos, s), sh in zip(ordered, shares, strict=True)]
 
 
+def merge_duplicates(articles: np.ndarray, texts: list[str]) -> np.ndarray:
+    """Article ids where an article whose sentence repeats another's word for word (the same
+    notice published under two ids, a text quoted by another) counts as that one: a choice
+    between identical sentences asks nothing."""
+    first: dict[str, int] = {}
+    alias: dict[int, int] = {}
+    for a, text in zip(articles.tolist(), texts, strict=True):
+        owner = first.setdefault(text, a)
+        if owner != a and a not in alias:
+            alias[a] = alias.get(owner, owner)
+    return np.asarray([alias.get(a, a) for a in articles.tolist()], dtype=articles.dtype)
+
+
 def decision_row(features: np.ndarray, articles: list[RankedArticle]) -> np.ndarray:
     """What the answer and reach models see: the top article's score, its margins to the next
     two articles, its share, how many articles compete, and its best passage's features."""

@@ -81,6 +81,10 @@ class Retriever:
     # -- index generations -------------------------------------------------------------
     @property
     def generation(self) -> str:
+        """The served generation's name ("" before the first ingest); a retriever created
+        before its home had one (ranker training does) looks again."""
+        if self._generation is None:
+            self.reload(force=True)
         return self._generation.name if self._generation else ""
 
     @property

@@ -23,6 +23,7 @@ from knowledge.retrieval.answering import (
     repeal_notice,
     scope_of,
     successor_queries,
+    with_governing_rules,
 )
 from knowledge.retrieval.pipeline import DocumentReference, SearchResult
 from knowledge.retrieval.retriever import Retriever
@@ -235,3 +236,54 @@ def test_article_citations_name_the_document_once_per_document():
             _hit("code", "第255条", 0.3, 3), _hit("rule", "第9条", 0.2, 4)]
     assert article_citations(hits) == "《code》第256条、第255条、《rule》第9条"
     assert article_citations([]) == ""
+
+
+# -- choices and the rules that govern instead of a repealed law ----------------------------
+def _law_hit(article: int, text: str) -> SearchHit:
+    passage = Passage(f"code@1#{article}", "code", "1", f"第{article}条", "第八编", article, "",
+                      1, text, f"《中华人民共和国生态环境法典》{article_label(article)}")
+    return SearchHit(passage, 1.0, 1, {"in_force": True, "doc_type": "law",
+                                       "title": "《中华人民共和国生态环境法典》",
+                                       "short_title": "生态环境法典"})
+
+
+def test_close_articles_are_offered_as_a_short_choice_not_a_guess():
+    hits = (_law_hit(1102, "违反本法规定，未取得排污许可证排放污染物的，责令改正"),
+            _law_hit(1105, "以欺骗、贿赂等不正当手段取得排污许可证的"))
+    result = SearchResult("没证排污罚多少", "没证排污罚多少", [], list(hits), False, "close",
+                          choices=hits)
+    answer = compose_answer(result, True)
+    assert answer.kind is AnswerKind.CLARIFY and answer.citations == []
+    assert [c.payload for c in answer.choices] == ["生态环境法典第1102条", "生态环境法典第1105条"]
+    assert answer.choices[0].title.startswith("生态环境法典第1102条：违反本法规定")
+    assert answer.choices[0].citation == "《中华人民共和国生态环境法典》第一千一百零二条"
+
+
+class _Library:
+    def __init__(self, refs, articles, documents):
+        self.cross_references, self._articles, self.documents = refs, articles, documents
+
+    def article(self, doc_id, number):
+        return self._articles.get((doc_id, number), [])
+
+
+def test_an_article_pointing_to_a_repealed_law_comes_with_the_rule_in_force():
+    from knowledge.retrieval.cross_references import CrossReference
+    citing = Passage("reg@1#21", "reg", "1", "第21条", "第五章", 21, "", 1,
+                     "建设单位有下列行为之一的，依照《中华人民共和国环境影响评价法》的规定处罚",
+                     "《建设项目环境保护管理条例》第二十一条")
+    governing = _law_hit(1095, "建设单位未依法报批建设项目生态环境影响报告书").passage
+    ref = CrossReference("reg", 21, "依照《中华人民共和国环境影响评价法》的规定处罚", "eia",
+                         (("code", 1095),), False)
+    library = _Library({("reg", 21): (ref,)}, {("code", 1095): [governing]},
+                       {"code": {"in_force": True, "doc_type": "law"},
+                        "eia": {"title": "《中华人民共和国环境影响评价法》", "in_force": False,
+                                "repealed": "2026-08-15"}})
+    result = SearchResult("未批先建怎么罚", "未批先建怎么罚", [], [SearchHit(citing, 1.0, 1)], True,
+                          "covered")
+    answer = with_governing_rules(compose_answer(result, True), result, library)
+    [rule] = answer.governing
+    assert (rule.repealed_title, rule.repealed_on) == ("中华人民共和国环境影响评价法", "2026年8月15日")
+    assert rule.citation == "《中华人民共和国生态环境法典》第一千零九十五条"
+    assert rule.text.startswith("建设单位未依法报批") and rule.reviewed is False
+    assert rule.citation in answer.citations

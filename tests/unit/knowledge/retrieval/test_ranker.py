@@ -15,6 +15,7 @@ from knowledge.retrieval.ranker import (
     Calibration,
     LearnedRanker,
     decision_row,
+    merge_duplicates,
     ranked_articles,
 )
 from knowledge.retrieval.ranker_training import (
@@ -182,3 +183,11 @@ def test_training_reads_tuning_halves_and_nlu_negatives(tmp_path) -> None:
     assert [(q.text, q.group) for q in tuned] == [
         ("没证排污罚多少", "ecological-environment-code|第1102条"), ("个税怎么交", "probe:个税怎么交")]
     assert [q.text for q in nlu_negatives(nlu)] == ["今天天气怎么样", "去北京怎么走"]
+
+
+def test_identical_sentences_of_two_documents_count_as_one_article() -> None:
+    articles = np.array([4, 9, 4, 7])
+    texts = ["时限为10个工作日。", "时限为10个工作日。", "受理后告知。", "另一句。"]
+    assert merge_duplicates(articles, texts).tolist() == [4, 4, 4, 7]
+    assert [r.position for r in ranked_articles(np.array([2.0, 1.9, 1.0, 0.1]),
+                                                merge_duplicates(articles, texts))] == [0, 3]

@@ -93,11 +93,14 @@ class KnowledgeSettings(BaseSettings):
     # Default (None): trained when the laws are served. The opinion alone keeps the hand-set
     # decision, which was calibrated on it and does better there (docs/retrieval.md).
     ranker_training: bool | None = None
-    ranker_tuning_sets: tuple[Path, ...] = tuple(
+    ranker_tuning_sets: tuple[Path, ...] = (*(
         PROJECT_ROOT / "eval" / name for name in (
             "retrieval_tune.tsv", "law_tune.tsv", "law_owners_tune.tsv",
             "penalty_procedure_tune.tsv", "out_of_scope_tune.txt", "out_of_scope_law_tune.txt",
-            "out_of_scope_law_adjacent_tune.txt"))
+            "out_of_scope_law_adjacent_tune.txt")),
+        # the opinion's development sets (../shared/eval), where the checkout has them
+        *(PROJECT_ROOT.parent / "shared" / "eval" / name
+          for name in ("retrieval_dev.tsv", "retrieval_dev_colloquial.tsv")))
     ranker_negatives: Path = PROJECT_ROOT / "data" / "nlu" / "out_of_scope.yml"
     # Wrong answers the answer threshold may let through on the tuning half (share of its
     # questions); the threshold is chosen when the ranker is trained.

@@ -62,6 +62,7 @@ ARTICLE_GOLD = re.compile(r"^([a-z0-9][a-z0-9-]*)#(\d{1,4})$")
 TRAINING_VERSION = 3  # part of the cache key: bump when this module's choices change
 FOLDS = 5
 TUNE, ANTICIPATED, NEGATIVE = "tune", "anticipated", "negative"
+FEATURE_DATA = ("glossary.yml", "ranking.yml", "stopwords.txt", "normalization.yml")
 QUERY_VECTORS = "#query"  # the vector cache keeps query vectors under the encoder's name + this
 _KIND_POLICY = FEATURES.index("kind_policy")
 # An owner's question counts for more than a staff-written paraphrase: in the ranker (the
@@ -399,7 +400,10 @@ class RankerTrainer:
                                                          s.rescue_min_coverage),
             "expansion": s.expansion_weight, "depth": s.dense_depth,
             "bm25": s.bm25_enabled, "anticipated": s.anticipated_questions,
-            "dense_always": s.dense_always})
+            "dense_always": s.dense_always,
+            # the data the features read: the glossary, the cues, the word lists
+            "data": {name: hashlib.sha256((s.data_dir / name).read_bytes()).hexdigest()
+                     for name in FEATURE_DATA if (s.data_dir / name).exists()}})
         target = staging / RANKER_DIR
         cache = self._cache_dir()
         cached = cache / key if cache else None

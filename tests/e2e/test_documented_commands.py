@@ -78,6 +78,7 @@ COMMANDS: dict[str, str] = {
     "CONSOLE_ADMIN_PASSWORD=… make run": "test_make_run",
     "bin/kb eval FILE.tsv": "test_kb_eval",
     "make bench": "test_make_bench",
+    "make chat-eval": "test_make_chat_eval",
     "bin/kb assess --json < profile.json": "test_kb_assess_json",
     "make nlu-eval": "test_make_nlu_eval",
     "make nlu-routing": "test_make_nlu_routing",
@@ -619,7 +620,7 @@ def _make_run(tmp: Path) -> dict:
     return result
 
 
-_MAKE_TARGETS = ("test", "run PROFILE=scaled", "bench-load", "bench", "nlu-eval")
+_MAKE_TARGETS = ("test", "run PROFILE=scaled", "bench-load", "bench", "nlu-eval", "chat-eval")
 
 
 @dataclass(frozen=True)
@@ -1070,6 +1071,13 @@ def test_make_bench(background: Background) -> None:
     """Not run: about 2 minutes; test_retrieval_bench runs the same script with its quick
     options."""
     assert ".venv-actions/bin/python bench/retrieval_bench.py" in _dry_run(background, "bench")
+
+
+def test_make_chat_eval(background: Background) -> None:
+    """Not run: it starts its own servers and plays every set (several minutes); its grading is
+    unit-tested (tests/unit/assistant/chat_evaluation) and the servers are the e2e suite's."""
+    assert ".venv-actions/bin/python -m assistant.chat_evaluation" in \
+        _dry_run(background, "chat-eval")
 
 
 def test_make_nlu_eval(background: Background) -> None:

@@ -46,14 +46,19 @@ OUT_OF_SCOPE = "out_of_scope"
 FALLBACKS_BEFORE_HUMAN = 2
 
 
-def _render_repeal(dispatcher: CollectingDispatcher, answer: PolicyAnswer, notice: RepealNotice,
-                   several: bool) -> None:
-    """The repeal first (by what, when), then what the owner gets instead: the successor in
-    force, today's rules, the labelled old text and its successor, or that none was found."""
+def _render_repeal_line(dispatcher: CollectingDispatcher, answer: PolicyAnswer,
+                        notice: RepealNotice, several: bool) -> None:
     response = "utter_repealed" if notice.repealed_by else "utter_repealed_unreplaced"
     dispatcher.utter_message(response=f"{response}_for" if several else response,
                              law=notice.title, repealed_on=notice.repealed_on,
                              repealed_by=notice.repealed_by, question=answer.question)
+
+
+def _render_repeal(dispatcher: CollectingDispatcher, answer: PolicyAnswer, notice: RepealNotice,
+                   several: bool) -> None:
+    """The repeal first (by what, when), then what the owner gets instead: the successor in
+    force, today's rules, the labelled old text and its successor, or that none was found."""
+    _render_repeal_line(dispatcher, answer, notice, several)
     if answer.kind is not AnswerKind.ANSWER:
         dispatcher.utter_message(
             response="utter_repealed_not_covered" if notice.kind is RepealKind.DOCUMENT
@@ -102,6 +107,8 @@ def _render_not_covered(dispatcher: CollectingDispatcher, documents: Mapping[str
 
 def _render_answer(dispatcher: CollectingDispatcher, answer: PolicyAnswer, several: bool) -> None:
     if answer.kind is AnswerKind.CLARIFY:
+        if answer.repeal is not None:  # "环保法…": the repeal first, then the choice in force
+            _render_repeal_line(dispatcher, answer, answer.repeal, several)
         _render_choice(dispatcher, answer, several)
         return
     if answer.repeal is not None:
@@ -178,7 +185,7 @@ class ActionAnswerPolicyQuestion(Action):
             return [*events, SlotSet(HUMAN_OFFERED, False), SlotSet(FALLBACK_COUNT, 0),
                     SlotSet(LAST_CITATIONS, [])]
         if only.kind is AnswerKind.CLARIFY:
-            _render_choice(dispatcher, only, several=False)
+            _render_answer(dispatcher, only, several=False)
             return [*events, SlotSet(HUMAN_OFFERED, False), SlotSet(FALLBACK_COUNT, 0),
                     SlotSet(LAST_CITATIONS, [])]
         if only.kind is AnswerKind.NOT_COVERED:

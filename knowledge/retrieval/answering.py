@@ -246,9 +246,9 @@ def compose_answer(result: SearchResult, understood_as_policy_question: bool) ->
     """Builds the answer from the best passage, or says why there is none."""
     evidence = retrieval_evidence(result)
     notice = repeal_notice(result)
-    if not result.answerable and result.choices and notice is None:
+    if not result.answerable and result.choices:
         return PolicyAnswer(AnswerKind.CLARIFY, question=result.query, evidence=evidence,
-                            choices=[choice_of(h) for h in result.choices])
+                            choices=[choice_of(h) for h in result.choices], repeal=notice)
     if not result.answerable or not result.hits:
         # A question that names a document is a question about it, whatever NLU made of it.
         named = result.reference is not None

@@ -95,7 +95,7 @@ def test_handoff_is_recorded_in_the_tracker_store(assistant: Assistant) -> None:
 
 def test_offered_human_is_accepted_with_yes(assistant: Assistant) -> None:
     user = new_user()
-    first = assistant.reply(user, "排污许可证办理要收费吗")
+    first = assistant.reply(user, "环保验收报告要花多少钱")
     if "转人工吗" not in first:
         pytest.fail(f"expected an honest 'not covered' offer, got: {first}")
     assert "已为您转接人工" in assistant.reply(user, "好的")

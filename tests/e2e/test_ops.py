@@ -30,7 +30,7 @@ pytestmark = pytest.mark.e2e
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 POLICY_QUESTION = "审批有没有绿色通道？"
-UNCOVERED_QUESTION = "排污许可证办理要收费吗"
+UNCOVERED_QUESTION = "环保验收报告要花多少钱"
 
 
 class Metrics:

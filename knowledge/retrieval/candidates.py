@@ -19,6 +19,7 @@ import numpy as np
 
 from knowledge.indexing.lexical_index import LexicalIndex
 from knowledge.models import LEGISLATION_TYPES, Passage
+from knowledge.settings import KnowledgeSettings
 
 # How many passages each leg contributes to the candidates.
 CANDIDATES_PER_LEG = 25
@@ -58,13 +59,19 @@ class HandSetRule:
     """The hand-set answerability of the settings (min BM25 and coverage, stricter for a law;
     dense similarity vouching for a weaker lexical match), as one feature of each candidate."""
 
-    min_score: float = 1.8
-    min_coverage: float = 0.2
-    min_score_law: float = 6.0
-    min_coverage_law: float = 0.45
-    min_dense_similarity: float = 0.92
-    min_dense_lexical: float = 1.0
-    min_dense_coverage: float = 0.2
+    min_score: float
+    min_coverage: float
+    min_score_law: float
+    min_coverage_law: float
+    min_dense_similarity: float
+    min_dense_lexical: float
+    min_dense_coverage: float
+
+    @classmethod
+    def of(cls, settings: KnowledgeSettings) -> HandSetRule:
+        return cls(settings.min_score, settings.min_coverage, settings.min_score_law,
+                   settings.min_coverage_law, settings.min_dense_similarity,
+                   settings.min_dense_lexical, settings.min_dense_coverage)
 
     def answerable(self, lex: np.ndarray, coverage: np.ndarray, dense: np.ndarray,
                    law: np.ndarray) -> np.ndarray:
@@ -205,7 +212,7 @@ def coverage_of(credits: np.ndarray, weights: np.ndarray,
 
 def feature_matrix(ids: np.ndarray, legs: LegScores, traits: PassageTraits, cues: QuestionCues,
                    coverage: np.ndarray, coverage_passage: np.ndarray,
-                   rule: HandSetRule | None = None) -> np.ndarray:
+                   rule: HandSetRule) -> np.ndarray:
     """One row per candidate, columns in FEATURES order."""
     n = len(legs.lexical)
     visible = np.ones(n, bool) if legs.hidden is None else ~legs.hidden
@@ -273,7 +280,7 @@ def feature_matrix(ids: np.ndarray, legs: LegScores, traits: PassageTraits, cues
         "q_glossary": float(cues.glossary_hits) * q,
         "duration_match": (cues.about_duration & traits.has_duration[ids]).astype(float),
         "amount_match": (cues.about_amount & traits.has_amount[ids]).astype(float),
-        "handset_answerable": (rule or HandSetRule()).answerable(
+        "handset_answerable": rule.answerable(
             lex[ids], coverage, d, kind != 0).astype(float),
     }
     return np.column_stack([np.asarray(cols[name], dtype=np.float64) for name in FEATURES])

@@ -135,10 +135,7 @@ class SearchPipeline:
         self.in_force_only = in_force_only
         if settings.fusion not in METHODS:
             raise ValueError(f"KB_FUSION={settings.fusion!r}: one of {', '.join(METHODS)}")
-        self.hand_set_rule = HandSetRule(
-            settings.min_score, settings.min_coverage, settings.min_score_law,
-            settings.min_coverage_law, settings.min_dense_similarity, settings.min_dense_lexical,
-            settings.min_dense_coverage)
+        self.hand_set_rule = HandSetRule.of(settings)
 
     def method(self, gen: LoadedGeneration | None, requested: str | None = None) -> str:
         method = requested or self.settings.fusion

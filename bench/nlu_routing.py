@@ -25,6 +25,9 @@ from knowledge.question_sets import question_texts  # noqa: E402
 
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 KNOWLEDGE_BASE_INTENTS = {"ask_policy", "ask_measures", "ask_category"}
+# A law question reaches the knowledge base from these (out_of_scope too: the knowledge base
+# decides before the scope reply); ask_category and inform_enterprise start the questionnaire.
+LAW_QUESTION_INTENTS = {"ask_policy", "ask_measures", "out_of_scope"}
 FALLBACK = "nlu_fallback"
 
 
@@ -32,9 +35,12 @@ def question_sets() -> dict[str, tuple[list[str], set[str]]]:
     in_scope = [*sorted(SHARED_EVAL.glob("retrieval_*.tsv")),
                 *sorted((ROOT / "eval").glob("retrieval_*.tsv"))]
     out_of_scope = sorted((ROOT / "eval").glob("out_of_scope*.txt"))
+    laws = [*sorted((ROOT / "eval").glob("law*_heldout.tsv")),
+            *sorted((ROOT / "eval").glob("penalty_procedure_heldout.tsv"))]
     return {
         "in scope": ([q for p in in_scope for q in question_texts(p)], KNOWLEDGE_BASE_INTENTS),
         "out of scope": ([q for p in out_of_scope for q in question_texts(p)], {"out_of_scope"}),
+        "law questions": ([q for p in laws for q in question_texts(p)], LAW_QUESTION_INTENTS),
     }
 
 

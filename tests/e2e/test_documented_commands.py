@@ -131,6 +131,7 @@ COMMANDS: dict[str, str] = {
     # docs/retrieval.md (the related rules)
     "KB_RELATED_SOURCES=true KB_DENSE_MODEL=none bin/kb ingest": "test_related_rules_commands",
     "bin/kb eval … --methods bm25": "test_related_rules_commands",
+    "bin/kb eval … --methods learned,rescue": "test_related_rules_commands",
     "bin/kb successors --write": "test_related_rules_commands",
     "bin/kb successors --check eval/law_successors_gold.tsv": "test_related_rules_commands",
     ".venv-actions/bin/python bench/publish_bench.py [--dense auto|none] [--pages 200]":
@@ -429,6 +430,8 @@ def _related_rules_chain(bg: Background) -> None:
                                          data / "successors.yml"))
     bg.step("related-eval", lambda: sh(doc("bin/kb eval … --methods bm25").replace(
         "…", "eval/law_tune.tsv eval/out_of_scope_law_tune.txt"), env))
+    bg.step("related-eval-learned", lambda: sh(doc("bin/kb eval … --methods learned,rescue")
+                                               .replace("…", "eval/law_heldout.tsv"), env))
 
 
 def _publishing_chain(bg: Background) -> None:
@@ -654,7 +657,8 @@ CHAINS = (
            "test_wechat_tests_command", "test_publish_bench", "test_retrieval_bench")),
     Chain(_nlu_routing_chain, ("nlu-routing",), ("test_make_nlu_routing",)),
     Chain(_related_rules_chain, ("related-ingest", "successors-check", "successors-write",
-                                 "related-eval"), ("test_related_rules_commands",)),
+                                 "related-eval", "related-eval-learned"),
+          ("test_related_rules_commands",)),
 )
 _NEEDS_INGEST = (_publishing_chain, _console_chain)
 
@@ -871,6 +875,12 @@ def test_related_rules_commands(background: Background) -> None:
     row = re.search(r"^law_tune\s+bm25\s+67\s+([\d.]+)\s+([\d.]+).*\s(\d+)$", report, re.M)
     assert row and float(row.group(2)) >= 0.8 and row.group(3) == "0"  # none from repealed
     assert re.search(r"out_of_scope_law_tune\s+bm25\s+20\s", report)
+    # The learned ranker trained by that ingest, beside the hand-set ranking it replaces.
+    learned = _ok(background.result("related-eval-learned")).stdout
+    for method in ("learned", "rescue"):
+        row = re.search(rf"^law_heldout\s+{method}\s+70\s+([\d.]+)\s.*\s(\d+)$", learned, re.M)
+        assert row and row.group(2) == "0", (method, learned)  # none from a repealed text
+    assert "default fusion: learned" in learned
 
 
 def test_kb_help(background: Background) -> None:

@@ -56,12 +56,16 @@ class LexicalIndex:
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 
     def weighted_scores(self, weights: Mapping[str, float]) -> np.ndarray:
-        """BM25 where each query token's contribution is multiplied by its weight."""
+        """BM25 where each query token's contribution is multiplied by its weight.
+
+        Tokens are added in sorted order: float32 sums depend on the order, and the weights
+        come partly from sets, whose order changes with every interpreter (hash seed); the same
+        question must score the same everywhere (the learned ranker is trained on these)."""
         data = self._bm25.scores["data"]
         indices = self._bm25.scores["indices"]
         indptr = self._bm25.scores["indptr"]
         total = np.zeros(self.size, dtype=np.float32)
-        for token, weight in weights.items():
+        for token, weight in sorted(weights.items()):
             tid = self._vocab.get(token)
             if tid is None or weight <= 0:
                 continue

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ARTICLE_GOLD = re.compile(r"^([a-z0-9][a-z0-9-]*)#(\d{1,4})$")
-TRAINING_VERSION = 3  # part of the cache key: bump when this module's choices change
+TRAINING_VERSION = 4  # part of the cache key: bump when this module's choices change
 FOLDS = 5
 TUNE, ANTICIPATED, NEGATIVE = "tune", "anticipated", "negative"
 FEATURE_DATA = ("glossary.yml", "ranking.yml", "stopwords.txt", "normalization.yml")
@@ -76,11 +76,13 @@ ANTICIPATED_DECISION_WEIGHT = 0.3
 RANKER_PARAMS = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [1, 3],
                  "learning_rate": 0.08, "num_leaves": 15, "min_data_in_leaf": 20,
                  "feature_fraction": 0.9, "lambdarank_truncation_level": 10,
-                 "deterministic": True, "num_threads": 2, "verbose": -1, "seed": 7}
+                 "deterministic": True, "force_row_wise": True, "num_threads": 2, "verbose": -1,
+                 "seed": 7}
 RANKER_ROUNDS = 150
 DECISION_PARAMS = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 7,
                    "min_data_in_leaf": 20, "feature_fraction": 0.9, "lambda_l2": 1.0,
-                   "deterministic": True, "num_threads": 2, "verbose": -1, "seed": 7}
+                   "deterministic": True, "force_row_wise": True, "num_threads": 2,
+                   "verbose": -1, "seed": 7}
 DECISION_ROUNDS = 100
 
 

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import last_user_text
 from actions.knowledge_client import knowledge_base
-from actions.scope import describe_scope
+from actions.scope import describe_scope, utter_naming_documents
 from conversation.slots import (
     FALLBACK_COUNT,
     HUMAN_OFFERED,
@@ -96,13 +96,8 @@ def _render_choice(dispatcher: CollectingDispatcher, answer: PolicyAnswer, sever
 
 def _render_not_covered(dispatcher: CollectingDispatcher, documents: Mapping[str, dict]) -> None:
     """The decline names what was searched: the documents in force, or how many."""
-    scope = scope_of(documents) if documents else None
-    if scope is None or not scope.count:
-        dispatcher.utter_message(response="utter_not_covered_generic")
-    else:
-        dispatcher.utter_message(response="utter_not_covered_many" if scope.more
-                                 else "utter_not_covered", documents=scope.listed,
-                                 count=scope.count)
+    utter_naming_documents(dispatcher, "utter_not_covered",
+                           scope_of(documents) if documents else None)
 
 
 def _render_answer(dispatcher: CollectingDispatcher, answer: PolicyAnswer, several: bool) -> None:

@@ -50,9 +50,14 @@ class ActionDescribeScope(Action):
 
 def describe_scope(dispatcher: CollectingDispatcher, intent: str | None) -> None:
     """The reply for `intent` naming the documents in force (or, unreadable, none)."""
-    reply = REPLIES.get(intent or "", DEFAULT_REPLY)
-    scope = current_scope()
-    if scope is None:
+    utter_naming_documents(dispatcher, REPLIES.get(intent or "", DEFAULT_REPLY), current_scope())
+
+
+def utter_naming_documents(dispatcher: CollectingDispatcher, reply: str,
+                           scope: Scope | None) -> None:
+    """`reply` of a response family that names the documents: utter_<reply> lists them all,
+    _many names the first and counts the rest, _generic is for no readable scope."""
+    if scope is None or not scope.count:
         dispatcher.utter_message(response=f"{reply}_generic")
     else:
         dispatcher.utter_message(response=f"{reply}_many" if scope.more else reply,

@@ -73,13 +73,19 @@ class HandSetRule:
                    settings.min_coverage_law, settings.min_dense_similarity,
                    settings.min_dense_lexical, settings.min_dense_coverage)
 
+    def lexical(self, lex, coverage, law):
+        """BM25 and coverage over their minimums (a law's are stricter); scalars or arrays."""
+        return np.where(law, (lex >= self.min_score_law) & (coverage >= self.min_coverage_law),
+                        (lex >= self.min_score) & (coverage >= self.min_coverage))
+
+    def vouched(self, lex, coverage, dense):
+        """The dense leg vouches for a weaker lexical match (NaN: it did not run)."""
+        return ((np.nan_to_num(dense, nan=-1.0) >= self.min_dense_similarity)
+                & (lex >= self.min_dense_lexical) & (coverage >= self.min_dense_coverage))
+
     def answerable(self, lex: np.ndarray, coverage: np.ndarray, dense: np.ndarray,
                    law: np.ndarray) -> np.ndarray:
-        lexical = np.where(law, (lex >= self.min_score_law) & (coverage >= self.min_coverage_law),
-                           (lex >= self.min_score) & (coverage >= self.min_coverage))
-        vouched = (np.nan_to_num(dense, nan=-1.0) >= self.min_dense_similarity) \
-            & (lex >= self.min_dense_lexical) & (coverage >= self.min_dense_coverage)
-        return lexical | vouched
+        return self.lexical(lex, coverage, law) | self.vouched(lex, coverage, dense)
 
 
 @dataclass(frozen=True)

@@ -61,10 +61,6 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-scores, kind="stable")[:k]
 
 
-class KnowledgeBaseUnavailable(RuntimeError):
-    """No index generation has been built: run `bin/kb ingest`."""
-
-
 @dataclass(frozen=True)
 class SuccessorLink:
     """Where a repealed article lives on: articles of the text in force, and whether staff
@@ -170,7 +166,8 @@ class SearchPipeline:
         if reference is not None and reference.article is not None:
             return self._article_lookup(gen, a, reference, method, started)
         a, named = self._without_document_name(gen, a, reference)
-        legs, strong, qvec = self.leg_scores(gen, a, method, named, reference is not None)
+        cues = self.question_cues(gen, a, named, reference is not None)
+        legs, strong, qvec = self.leg_scores(gen, a, method, cues)
         details: dict[str, Any] = {
             "glossary": [{"phrase": h.key, "terms": list(h.expansions)} for h in a.glossary_hits],
             "lexical_strong": strong,
@@ -182,8 +179,7 @@ class SearchPipeline:
         if a.truncated:
             details["truncated_to"] = len(a.normalized)
         if method == "learned":
-            result = self._learned(gen, a, legs, named, reference is not None, top_k, details,
-                                   started)
+            result = self._learned(gen, a, legs, cues, top_k, details, started)
         else:
             result = self._hand_set(gen, a, legs, qvec, method, top_k, details, started)
         return self._declined_topics(a, replace(result, reference=named_ref))
@@ -228,13 +224,13 @@ class SearchPipeline:
                             named_doc=named)
 
     def leg_scores(self, gen: LoadedGeneration, a: QueryAnalysis, method: str,
-                   named: str | None, names_document: bool,
-                   exclude_units: frozenset[int] = frozenset(),
+                   cues: QuestionCues, exclude_units: frozenset[int] = frozenset(),
                    query_vector: np.ndarray | None = None
                    ) -> tuple[LegScores, bool, np.ndarray | None]:
         """Every leg's scores; the dense leg runs only where BM25's evidence is weak (rescue,
-        learned) or always (the fused methods). `exclude_units` hides units from both legs
-        (training: an anticipated question must not find itself)."""
+        learned) or always (the fused methods). `cues` (question_cues) choose the document
+        prior. `exclude_units` hides units from both legs (training: an anticipated question
+        must not find itself)."""
         lex, lex_src, own, question = self._lexical(gen, a, exclude_units)
         hidden = gen.not_in_force if self.in_force_only else None
         if hidden is not None:
@@ -260,9 +256,8 @@ class SearchPipeline:
         if gen.masks is not None:
             st = self.settings
             prior = gen.masks.prior(
-                about_law=names_document or self.cues.asks_about_law(a.normalized),
-                about_penalty=self.cues.asks_about_penalty(a.normalized),
-                named_doc=named, policy_boost=st.policy_boost,
+                about_law=cues.about_law, about_penalty=cues.about_penalty,
+                named_doc=cues.named_doc, policy_boost=st.policy_boost,
                 liability_boost=st.liability_boost, named_boost=st.named_document_boost)
         fused = fused * prior
         if hidden is not None:
@@ -357,11 +352,11 @@ class SearchPipeline:
         return Candidates(ids, features, coverage)
 
     def _learned(self, gen: LoadedGeneration, a: QueryAnalysis, legs: LegScores,
-                 named: str | None, names_document: bool, top_k: int,
-                 details: dict[str, Any], started: float) -> SearchResult:
+                 cues: QuestionCues, top_k: int, details: dict[str, Any],
+                 started: float) -> SearchResult:
         ranker = gen.ranker
         assert ranker is not None
-        found = self.candidates(gen, a, legs, self.question_cues(gen, a, named, names_document))
+        found = self.candidates(gen, a, legs, cues)
         legs_used = ("bm25", "dense") if legs.dense is not None else ("bm25",)
         if len(found.ids) == 0:
             details["ms"] = round(1000 * (time.perf_counter() - started), 2)
@@ -370,6 +365,7 @@ class SearchPipeline:
         scores = ranker.score(found.features)
         order = np.argsort(-scores, kind="stable")
         ids, features, scores = found.ids[order], found.features[order], scores[order]
+        coverage = float(found.coverage[order[0]])
         articles = ranked_articles(scores, merge_duplicates(
             gen.traits.article[ids], [gen.passages[i].text for i in ids.tolist()]))
         row = decision_row(features, articles)
@@ -401,7 +397,7 @@ class SearchPipeline:
         sim = (None if legs.dense is None or math.isnan(legs.dense[top])
                else float(legs.dense[top]))
         details.update(top_lexical=round(float(legs.lexical[top]), 3), top_dense=sim,
-                       coverage=round(float(found.coverage[order][0]), 3),
+                       coverage=round(coverage, 3),
                        matched_questions=via, confidence=round(confidence, 3),
                        reach=round(reach, 3), candidates=len(ids),
                        ms=round(1000 * (time.perf_counter() - started), 2))
@@ -409,9 +405,9 @@ class SearchPipeline:
         reason = (f"{verdict} (learned): p={confidence:.2f} (min {threshold:.2f}),"
                   f" reach={reach:.2f} (choice at {policy.choice_threshold:.2f}),"
                   f" bm25={float(legs.lexical[top]):.2f},"
-                  f" coverage={float(found.coverage[order][0]):.2f}, fusion=learned")
+                  f" coverage={coverage:.2f}, fusion=learned")
         return SearchResult(a.query, a.normalized, a.tokens, hits, answerable, reason, gen.name,
-                            float(found.coverage[order][0]), "learned", legs_used, details,
+                            coverage, "learned", legs_used, details,
                             confidence, choices)
 
     # -- the hand-set decision (no ranker, or a leg evaluated alone) -----------------------------
@@ -477,13 +473,10 @@ class SearchPipeline:
 
     def _answerable(self, lex_score: float, coverage: float,
                     sim: float | None, law: bool = False) -> tuple[bool, str]:
-        s = self.settings
-        min_score, min_coverage = ((s.min_score_law, s.min_coverage_law) if law
-                                   else (s.min_score, s.min_coverage))
-        if lex_score >= min_score and coverage >= min_coverage:
+        rule = self.hand_set_rule
+        if rule.lexical(lex_score, coverage, law):
             return True, "covered (lexical)"
-        if (sim is not None and sim >= s.min_dense_similarity
-                and lex_score >= s.min_dense_lexical and coverage >= s.min_dense_coverage):
+        if sim is not None and rule.vouched(lex_score, coverage, sim):
             return True, "covered (dense + lexical)"
         return False, "not covered"
 

@@ -195,8 +195,13 @@ def decision_row(features: np.ndarray, articles: list[RankedArticle]) -> np.ndar
     return np.concatenate([np.asarray(head, dtype=np.float64), features[top.position]])
 
 
+def top_is_policy(decision_row: np.ndarray) -> bool:
+    """The top candidate is a passage of the opinion (or another policy text), not of a law."""
+    return bool(decision_row[len(DECISION_FEATURES) + _KIND_POLICY] == 1)
+
+
 def rules_agree(decision_row: np.ndarray) -> bool:
     """The top candidate is the opinion's, the hand-set rule vouches for it, and the hand-set
     ranking also put it first."""
     top = decision_row[len(DECISION_FEATURES):]
-    return bool(top[_KIND_POLICY] == 1 and top[_HANDSET] == 1 and top[_FUSED_RANK] == 1)
+    return top_is_policy(decision_row) and bool(top[_HANDSET] == 1 and top[_FUSED_RANK] == 1)

@@ -41,7 +41,6 @@ from knowledge.question_sets import is_question_file, load_lines, load_questions
 from knowledge.retrieval.candidates import FEATURES
 from knowledge.retrieval.ranker import (
     CHOICE_ARTICLES,
-    DECISION_FEATURES,
     RANKER_DIR,
     Calibration,
     DecisionPolicy,
@@ -49,6 +48,7 @@ from knowledge.retrieval.ranker import (
     decision_row,
     ranked_articles,
     rules_agree,
+    top_is_policy,
 )
 from knowledge.settings import KnowledgeSettings
 
@@ -197,25 +197,29 @@ def query_vectors(pipeline: SearchPipeline, texts: list[str],
 def collect_examples(pipeline: SearchPipeline, gen: LoadedGeneration,
                      questions: list[TrainingQuestion], clean: Callable[[str], str],
                      progress: Callable[[str], None] | None = None,
-                     vectors: dict[str, np.ndarray] | None = None) -> list[QueryExample]:
-    """`vectors`: normalised question -> query vector, encoded beforehand (query_vectors)."""
+                     encode: Callable[[list[str]], dict[str, np.ndarray]] | None = None
+                     ) -> list[QueryExample]:
+    """`encode`: the normalised questions -> their query vectors, in one batch (query_vectors);
+    without it the pipeline encodes each question as a search does."""
+    analyses = [pipeline.analyzer.analyze(q.text) for q in questions]
+    vectors = encode([a.normalized for a in analyses if not a.problem]) if encode else {}
     question_units: dict[str, list[int]] = {}
     for j, unit in enumerate(gen.units):
         if unit.kind == QUESTION:
             question_units.setdefault(unit.text, []).append(j)
     examples = []
     started = time.perf_counter()
-    for n, q in enumerate(questions):
+    for n, (q, a) in enumerate(zip(questions, analyses, strict=True)):
         if progress and n and n % 500 == 0:
             progress(f"ranker training: {n}/{len(questions)} questions"
                      f" ({time.perf_counter() - started:.0f}s)")
-        a = pipeline.analyzer.analyze(q.text)
         if a.problem:
             continue
         hide = frozenset(question_units.get(q.text, ())) if q.hide_own_unit else frozenset()
-        legs, _, _ = pipeline.leg_scores(gen, a, "learned", None, False, hide,
-                                         (vectors or {}).get(a.normalized))
-        found = pipeline.candidates(gen, a, legs, pipeline.question_cues(gen, a, None, False))
+        cues = pipeline.question_cues(gen, a, None, False)
+        legs, _, _ = pipeline.leg_scores(gen, a, "learned", cues, hide,
+                                         vectors.get(a.normalized))
+        found = pipeline.candidates(gen, a, legs, cues)
         if len(found.ids) == 0:
             continue
         examples.append(QueryExample(q, found.features, _relevance(gen, found.ids, q.gold, clean),
@@ -313,7 +317,7 @@ def fit(examples: list[QueryExample], max_wrong_rate: float = 0.03
     # probability suffices: chosen on the tuning questions whose top is the opinion's, within
     # its own share of wrong answers among them.
     agrees = np.asarray([rules_agree(r) for r in rows])
-    policy_top = np.asarray([r[len(DECISION_FEATURES) + _KIND_POLICY] == 1 for r in rows])
+    policy_top = np.asarray([top_is_policy(r) for r in rows])
     extra = tune & agrees & (p_answer < threshold)
     n_policy = int((tune & policy_top).sum())
     agreement = _lowest_threshold(p_answer[extra], right[extra] == 0, max(n_policy, 1),
@@ -418,11 +422,10 @@ class RankerTrainer:
                 shutil.rmtree(target, ignore_errors=True)
                 log.warning("ranker cache unreadable (%s); training", exc)
         self.say(f"ranker training: {len(questions)} questions")
-        normalised = [self.pipeline.analyzer.analyze(q.text).normalized for q in questions]
-        vectors = (query_vectors(self.pipeline, normalised,
-                                 open_vector_cache(s.vector_cache_dir))
-                   if gen.dense is not None else {})
-        examples = collect_examples(self.pipeline, gen, questions, self.clean, self.say, vectors)
+        cache = open_vector_cache(s.vector_cache_dir)
+        encode = ((lambda texts: query_vectors(self.pipeline, texts, cache))
+                  if gen.dense is not None else None)
+        examples = collect_examples(self.pipeline, gen, questions, self.clean, self.say, encode)
         ranker, report = fit(examples, s.ranker_max_wrong_rate)
         ranker.manifest["key"] = key
         ranker.save(target)

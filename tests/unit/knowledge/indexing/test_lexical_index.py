@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
-
 from knowledge.indexing.lexical_index import LexicalIndex
 
 

@@ -17,11 +17,17 @@ from rasa_sdk.types import DomainDict
 
 from actions.conversation import last_user_text
 from actions.knowledge_client import eligibility_engine, profile_extractor
-from conversation.slots import HUMAN_OFFERED, LAST_ASSESSMENT, LAST_CITATIONS
+from conversation.slots import (
+    CONFIRM_FACT,
+    FACT_TO_CONFIRM,
+    HUMAN_OFFERED,
+    LAST_ASSESSMENT,
+    LAST_CITATIONS,
+)
 from knowledge.eligibility import ProfileError
 from knowledge.eligibility.facts import KEY_PROJECT_LEVELS, SCALES
 from knowledge.eligibility.profile import Profile
-from knowledge.eligibility.profile_extractor import UNKNOWN
+from knowledge.eligibility.profile_extractor import UNKNOWN, StatedFacts
 from knowledge.eligibility.reply import (
     applying_reasons,
     detail_parts,
@@ -38,8 +44,11 @@ POLICY_QUESTION_INTENTS = frozenset({"ask_policy", "ask_measures"})
 # Messages that say nothing about the enterprise: while the form asks "what do you make?",
 # "谢谢你" must not become the industry. Their own rules answer them; the form asks again.
 NOT_FACTS_INTENTS = frozenset({"greet", "goodbye", "thanks", "bot_challenge", "ask_capabilities",
-                               "complain", "request_human", "stop_form", "out_of_scope",
-                               "ask_detail"})
+                               "request_human", "ask_detail"})
+# Messages the NLU reads as "stop", "out of scope" or a complaint may still answer the question
+# asked ("不知道啊，没测过", "汽车配件", "没听说过，不清楚"); only a bare yes / no in them is not
+# taken as an answer ("不用了" is not "no, procedures are incomplete").
+GUARDED_INTENTS = frozenset({"stop_form", "out_of_scope", "complain"})
 
 
 def profile_from_slots(tracker: Tracker) -> dict[str, Any]:
@@ -72,14 +81,21 @@ class ValidateEnterpriseProfileForm(FormValidationAction):
         slots in this list: known facts stay in it so that corrections are validated too.
         """
         needed = ["industry"] if tracker.get_slot("industry") is None else []
+        if tracker.get_slot(FACT_TO_CONFIRM):
+            needed.insert(0, CONFIRM_FACT)
         try:
             missing = _assess(tracker)["missing"]
         except (ProfileError, KnowledgeBaseUnavailable):
             log.exception("assessment failed while choosing the next question")
             missing = []
+        # Asked in the order the domain's form lists them.
+        order = {name: i for i, name in enumerate(domain_slots)}
+        missing = sorted(missing, key=lambda f: order.get(f, len(order)))
         needed += [f for f in missing if tracker.get_slot(f) is None and f not in needed]
         known = [s for s in PROFILE_SLOTS if s not in needed and tracker.get_slot(s) is not None]
-        return needed + known
+        # Listed so that setting or clearing it is kept; "" (not None) is never asked for.
+        confirmation = [FACT_TO_CONFIRM] if tracker.get_slot(FACT_TO_CONFIRM) is not None else []
+        return needed + known + confirmation
 
     async def get_extraction_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -98,12 +114,62 @@ class ValidateEnterpriseProfileForm(FormValidationAction):
             # A category question starts the form with whatever facts it states; once the
             # form is asking, one is a question to answer, as "算新兴产业吗" is.
             or (intent == "ask_category" and tracker.get_slot("requested_slot") is not None))
-        if intent in NOT_FACTS_INTENTS or asking:
+        if intent in NOT_FACTS_INTENTS or asking or not text:
             return []
         requested = tracker.get_slot("requested_slot")
-        industry = eligibility_engine().classify_industry(text) if text else None
-        facts = profile_extractor().extract(text, requested, industry)
-        return [SlotSet(name, value) for name, value in facts.items()]
+        industry = eligibility_engine().classify_industry(text)
+        if requested == CONFIRM_FACT:
+            return self._confirmation(dispatcher, tracker, text, industry)
+        stated = profile_extractor().read(text, requested, industry)
+        if intent in GUARDED_INTENTS:
+            stated = StatedFacts({k: v for k, v in stated.facts.items()
+                                  if k not in stated.terse or v == UNKNOWN})
+        return self._stating(dispatcher, tracker, stated)
+
+    @staticmethod
+    def _stating(dispatcher: CollectingDispatcher, tracker: Tracker,
+                 stated: StatedFacts) -> list[EventType]:
+        """The facts as slots; a changed fact is said back, and a terse answer that could lead
+        to an adverse verdict is queued for confirmation."""
+        extractor = profile_extractor()
+        changed = {k: v for k, v in stated.facts.items()
+                   if tracker.get_slot(k) is not None and tracker.get_slot(k) != v}
+        if changed:
+            dispatcher.utter_message(response="utter_fact_corrected",
+                                     facts=extractor.statements(changed))
+        events: list[EventType] = [SlotSet(k, v) for k, v in stated.facts.items()]
+        pending = tracker.get_slot(FACT_TO_CONFIRM)
+        to_confirm = extractor.needs_confirmation(stated)
+        if to_confirm:
+            events.append(SlotSet(FACT_TO_CONFIRM, to_confirm))
+        elif pending and pending in stated.facts:  # restated in words: nothing to confirm
+            events.append(SlotSet(FACT_TO_CONFIRM, ""))
+        return events
+
+    def _confirmation(self, dispatcher: CollectingDispatcher, tracker: Tracker, text: str,
+                      industry: Any) -> list[EventType]:
+        """The answer to "跟您确认一下：手续不全，对吗？"."""
+        extractor = profile_extractor()
+        field = tracker.get_slot(FACT_TO_CONFIRM)
+        named = extractor.read(text, None, industry)
+        done = SlotSet(FACT_TO_CONFIRM, "")
+        if named.facts:
+            # "我是说我们不是重污染，手续是齐的": the terse answer was meant otherwise; what was
+            # not restated is asked again.
+            events = self._stating(dispatcher, tracker, named)
+            reset = [] if field in named.facts else [SlotSet(field, None)]
+            return [*reset, *[e for e in events if e.get("name") != FACT_TO_CONFIRM], done]
+        answer = extractor.answer(text)
+        if answer == "yes":
+            return [done]
+        if answer == "no":
+            return [SlotSet(field, None), done]
+        if answer == "unknown":
+            return [SlotSet(field, UNKNOWN), done]
+        return []
+
+    def validate_fact_to_confirm(self, value: Any, *_: Any) -> dict[str, Any]:
+        return {FACT_TO_CONFIRM: value if value in ("", *PROFILE_SLOTS) else ""}
 
     def validate_industry(self, value: Any, *_: Any) -> dict[str, Any]:
         text = str(value).strip()[:200]
@@ -152,16 +218,38 @@ class ActionAssessEnterprise(Action):
             return [SlotSet(HUMAN_OFFERED, True), SlotSet(LAST_ASSESSMENT, None),
                     SlotSet(LAST_CITATIONS, [])]
         parts = summary_parts(assessment)
+        extractor = profile_extractor()
+        # Every verdict repeats the facts it rests on, in the owner's terms.
+        stated = extractor.statements(
+            {n: tracker.get_slot(n) for n in PROFILE_SLOTS}) or "（暂无）"
+        missing = missing_facts(assessment, extractor.labels)
         if assessment["category"] is None:
-            dispatcher.utter_message(
-                response="utter_assessment_undetermined",
-                missing=missing_facts(assessment, profile_extractor().labels), **parts,
-            )
+            dispatcher.utter_message(response="utter_assessment_undetermined", missing=missing,
+                                     stated=stated, **parts)
         else:
-            dispatcher.utter_message(response="utter_assessment", **parts)
+            dispatcher.utter_message(response="utter_assessment", stated=stated, **parts)
+            if assessment["missing"]:  # only facts that could raise the category are open
+                dispatcher.utter_message(
+                    response="utter_assessment_could_change", missing=missing,
+                    categories="、".join(assessment.get("open_categories") or ()))
         citations = [r["citation"] for r in applying_reasons(assessment)]
         return [SlotSet(LAST_ASSESSMENT, assessment), SlotSet(LAST_CITATIONS, citations),
                 SlotSet(HUMAN_OFFERED, False)]
+
+
+class ActionAskConfirmFact(Action):
+    """Repeats a terse adverse answer back before the form concludes anything from it."""
+
+    def name(self) -> str:
+        return f"action_ask_{CONFIRM_FACT}"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        field = tracker.get_slot(FACT_TO_CONFIRM)
+        fact = profile_extractor().statement(field, tracker.get_slot(field)) if field else ""
+        dispatcher.utter_message(response="utter_confirm_fact", fact=fact)
+        return []
 
 
 class ActionExplainAssessment(Action):

@@ -13,6 +13,10 @@ NEEDS_HUMAN = "needs_human"  # handed over: the review queue shows the conversat
 HANDOFF_REASON = "handoff_reason"  # one of HANDOFF_REASONS
 FALLBACK_COUNT = "fallback_count"  # consecutive turns the assistant did not understand
 NEGATIVE_FEEDBACK = "negative_feedback"  # {"comment": ..., "question": ...} when it did not help
+# The profile field whose terse adverse answer ("不是") the form repeats back before using it,
+# and the form slot that asks for that confirmation (never filled: answering clears the first).
+FACT_TO_CONFIRM = "fact_to_confirm"
+CONFIRM_FACT = "confirm_fact"
 
 # Values of HANDOFF_REASON.
 HANDOFF_USER_REQUEST = "user_request"  # the user asked for a human
@@ -20,4 +24,5 @@ HANDOFF_ACCEPTED_OFFER = "accepted_offer"  # the user accepted the assistant's o
 HANDOFF_REASONS = (HANDOFF_USER_REQUEST, HANDOFF_ACCEPTED_OFFER)
 
 SHARED_SLOTS = (LAST_QUESTION, LAST_CITATIONS, LAST_RETRIEVAL, LAST_ASSESSMENT, HUMAN_OFFERED,
-                NEEDS_HUMAN, HANDOFF_REASON, FALLBACK_COUNT, NEGATIVE_FEEDBACK)
+                NEEDS_HUMAN, HANDOFF_REASON, FALLBACK_COUNT, NEGATIVE_FEEDBACK, FACT_TO_CONFIRM,
+                CONFIRM_FACT)

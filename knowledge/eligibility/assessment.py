@@ -83,6 +83,9 @@ class LegalConsequence:
 class Assessment:
     category: str | None  # None while `missing` facts could still change the answer
     category_label: str | None
+    # Labels of higher categories that could still apply once `missing` facts are known (given
+    # with a decided category only when all of them are favourable).
+    open_categories: tuple[str, ...]
     summary: str | None
     missing: tuple[str, ...]  # profile fields, in the order the profile declares them
     fields: tuple[str, ...]  # strategic industry fields, named exactly as in the opinion
@@ -102,6 +105,7 @@ class Assessment:
         return {
             "category": self.category,
             "category_label": self.category_label,
+            "open_categories": list(self.open_categories),
             "summary": self.summary,
             "missing": list(self.missing),
             "fields": list(self.fields),

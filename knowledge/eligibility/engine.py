@@ -94,6 +94,7 @@ class _Decision:
     category: str | None = None
     missing: set[str] = field(default_factory=set)
     fired: list[tuple[Rule, str, str | None]] = field(default_factory=list)
+    open_categories: list[str] = field(default_factory=list)  # could still fire
 
 
 def _decide(rules: RuleSet, facts: Mapping[str, Any]) -> _Decision:
@@ -101,8 +102,21 @@ def _decide(rules: RuleSet, facts: Mapping[str, Any]) -> _Decision:
 
     The first category with a rule that fires decides, unless an earlier category could
     still fire once a missing fact is known: then nothing is decided and the facts behind
-    every still-open earlier category are reported as missing.
+    every still-open earlier category are reported as missing; but when every open earlier
+    category is favourable, the firing one is decided all the same (the missing facts could
+    only raise it) and the open ones are reported with the missing facts.
     """
+    decision = _decide_strictly(rules, facts)
+    if decision.category is None and decision.open_categories and \
+            set(decision.open_categories) <= rules.favourable_categories:
+        decision = _decide_strictly(rules, facts, assume_closed=set(decision.open_categories))
+    return decision
+
+
+def _decide_strictly(rules: RuleSet, facts: Mapping[str, Any],
+                     assume_closed: set[str] | None = None) -> _Decision:
+    """The conflict order as written; `assume_closed` categories never block the decision
+    (their missing facts are still reported)."""
     decision = _Decision()
     blocked = settled = False
     for category in rules.category_order:
@@ -118,8 +132,9 @@ def _decide(rules: RuleSet, facts: Mapping[str, Any]) -> _Decision:
                 settled = True
                 decision.category = None if blocked else category
             elif needs:
-                blocked = True
+                blocked = blocked or category not in (assume_closed or ())
                 decision.missing |= needs
+                decision.open_categories.append(category)
         for rule in fired:
             if decision.category == category:
                 decision.fired.append((rule, "decides", None))
@@ -207,6 +222,7 @@ class EligibilityEngine:
         return Assessment(
             category=decision.category,
             category_label=rules.category_labels.get(decision.category or ""),
+            open_categories=tuple(rules.category_labels[c] for c in decision.open_categories),
             summary=rules.category_summaries.get(decision.category or ""),
             missing=tuple(f for f in order if f in decision.missing),
             fields=industry.fields if industry else (),

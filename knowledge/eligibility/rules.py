@@ -41,7 +41,9 @@ class _Strict(BaseModel):
 
 class _CategoryModel(_Strict):
     label: str = Field(min_length=1, max_length=12)
-    summary: str = Field(min_length=1, max_length=_REASON)
+    # An adverse summary says what the text provides for and what to verify: a little longer.
+    summary: str = Field(min_length=1, max_length=2 * _REASON)
+    favourable: bool = False
 
 
 class _ViolationModel(_Strict):
@@ -159,6 +161,7 @@ class RuleSet:
     category_order: tuple[str, ...]
     category_labels: dict[str, str]
     category_summaries: dict[str, str]
+    favourable_categories: frozenset[str]
     violation_types: tuple[ViolationType, ...]
     other_violation: ViolationType
     none_words: tuple[str, ...]
@@ -240,6 +243,7 @@ class _Compiler:
             category_order=tuple(m.category_order),
             category_labels={k: v.label for k, v in m.categories.items()},
             category_summaries={k: v.summary for k, v in m.categories.items()},
+            favourable_categories=frozenset(k for k, v in m.categories.items() if v.favourable),
             violation_types=violations, other_violation=other,
             none_words=tuple(m.none_words),
             measures=catalogues["measures"], obligations=catalogues["obligations"],

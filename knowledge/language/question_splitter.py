@@ -18,6 +18,8 @@ _HAN = re.compile(r"[\u3400-\u9fff]")
 
 _QUESTION_MARKERS = re.compile(
     r"[？?]|吗|么|怎|什么|哪|几|多少|能不能|会不会|是不是|是否|有没有|可不可以"
+    # any A-not-A question: 算不算, 属不属于, 要不要, 有没有
+    r"|([\u4e00-\u9fff])[不没]\1"
 )
 
 

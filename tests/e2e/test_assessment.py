@@ -27,7 +27,10 @@ QUESTIONS = {
     "产业政策吗": "conforms_industrial_policy",
     "重点项目吗": "key_project",
     "领跑者": "environmental_leader",
+    # A terse answer that could lead to an adverse verdict is repeated back first.
+    "跟您确认": "confirm_fact",
 }
+CONFIRMED = "对的"
 
 
 def answer_form(assistant: Assistant, user: str, reply: str, answers: dict[str, str]) -> str:
@@ -37,10 +40,21 @@ def answer_form(assistant: Assistant, user: str, reply: str, answers: dict[str, 
         slot = next((s for phrase, s in QUESTIONS.items() if phrase in reply), None)
         if slot is None:
             return reply
-        assert slot not in asked, f"asked twice for {slot}: {reply}"
+        assert slot not in asked or slot == "confirm_fact", f"asked twice for {slot}: {reply}"
         asked.append(slot)
-        reply = assistant.reply(user, answers[slot])
+        reply = assistant.reply(user, answers.get(slot, CONFIRMED))
     raise AssertionError(f"the form never finished: {asked}")
+
+
+def test_a_terse_no_is_confirmed_before_the_closure_verdict(assistant: Assistant) -> None:
+    user = new_user()
+    reply = converse(assistant, user, "帮我看看我们属于哪类企业", "做汽车配件的", "不是")
+    assert "跟您确认" in reply and "手续不全" in reply
+    assert "关停取缔" not in reply
+    # Meant for another question: what the owner restates is kept, the form goes on.
+    reply = assistant.reply(user, "我是说我们不是重污染，手续是齐的")
+    assert "已更正" in reply and "稳定达标排放吗" in reply
+    assert "关停取缔" not in reply
 
 
 def test_priority_from_one_rich_message(assistant: Assistant) -> None:
@@ -59,7 +73,7 @@ def test_closure_for_incomplete_procedures(assistant: Assistant) -> None:
     user = new_user()
     reply = converse(assistant, user, "我们厂属于哪一类企业", "做塑料颗粒加工的")
     reply = answer_form(assistant, user, reply, {"procedures_complete": "否"})
-    assert "关停取缔" in reply
+    assert "关停取缔" in reply and "您说：" in reply and "手续不全" in reply
     assert "工作原则 第2条" in reply
 
 

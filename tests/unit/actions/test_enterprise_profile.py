@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.enterprise_profile import (
     PROFILE_SLOTS,
+    ActionAskConfirmFact,
     ActionAssessEnterprise,
     ActionExplainAssessment,
     ActionResetProfile,
@@ -38,7 +39,9 @@ def responses(dispatcher: CollectingDispatcher) -> list[str]:
 def test_form_start_asks_for_the_industry_first(kb_env, load_tracker, run_action,
                                                 dispatcher) -> None:
     events = run_action(ValidateEnterpriseProfileForm(), load_tracker("form_started"))
-    assert events == [SlotSet("requested_slot", "industry")]
+    # Every fact is missing, in the domain's order: rasa-sdk then leaves the asking to Rasa's
+    # form, which asks the domain's first slot, the industry.
+    assert events == []
     assert dispatcher.messages == []  # Rasa asks with utter_ask_industry
 
 
@@ -47,14 +50,14 @@ def test_category_question_that_starts_the_form_gives_the_facts_it_states(
 ) -> None:
     text = "我们是做锂电池的小企业，算不算新兴产业？"
     events = run_action(ValidateEnterpriseProfileForm(), load_tracker("form_started", text=text))
-    assert events == [SlotSet("scale", "small"), SlotSet("industry", text),
+    assert events == [SlotSet("scale", "small"), SlotSet("industry", "我们是做锂电池的小企业"),
                       SlotSet("requested_slot", "procedures_complete")]
 
 
 @pytest.mark.parametrize(("industry", "asked"), [
     # A strategic industry is in the priority range already: only compliance can change that.
     ("石墨烯材料", COMPLIANCE),
-    ("家具厂", [*COMPLIANCE, "environmental_leader", "key_project"]),
+    ("家具厂", [*COMPLIANCE, "key_project", "environmental_leader"]),  # domain order
 ])
 def test_form_asks_only_the_facts_the_engine_still_needs(
     kb_env, load_tracker, dispatcher, domain, industry: str, asked: list[str]
@@ -70,12 +73,11 @@ def test_form_asks_only_the_facts_the_engine_still_needs(
 
 # -- the form: reading the owner's answers --------------------------------------------------
 def test_one_message_fills_every_fact_it_states(kb_env, load_tracker, run_action) -> None:
-    text = "我们是做石墨烯材料的小企业，手续齐全，排放稳定达标"
     events = run_action(ValidateEnterpriseProfileForm(), load_tracker("form_asks_industry"))
 
     assert slot_values(events) == {
         "scale": "small", "procedures_complete": True, "meets_emission_standards": True,
-        "industry": text,  # the classifier reads the owner's own description
+        "industry": "我们是做石墨烯材料的小企业",  # the clause that describes it
         "requested_slot": "heavy_pollution",  # the first fact not yet stated
     }
     assert events[-1] == SlotSet("requested_slot", "heavy_pollution")
@@ -86,8 +88,8 @@ def test_one_message_fills_every_fact_it_states(kb_env, load_tracker, run_action
     ("是", True, "meets_emission_standards"),
     ("不清楚", "unknown", "meets_emission_standards"),
     ("不知道", "unknown", "meets_emission_standards"),
-    # Incomplete procedures decide the category (closure): nothing more to ask.
-    ("否", False, None),
+    ("都办了", True, "meets_emission_standards"),
+    # Incomplete procedures, stated in words, decide the category (closure): nothing more.
     ("手续不全", False, None),
 ])
 def test_answer_to_the_procedures_question_sets_the_slot(
@@ -97,6 +99,81 @@ def test_answer_to_the_procedures_question_sets_the_slot(
                         load_tracker("form_asks_procedures", text=reply))
     assert events == [SlotSet("procedures_complete", value),
                       SlotSet("requested_slot", next_question)]
+
+
+def test_a_terse_adverse_answer_is_repeated_back_before_anything_is_concluded(
+    kb_env, load_tracker, run_action
+) -> None:
+    events = run_action(ValidateEnterpriseProfileForm(),
+                        load_tracker("form_asks_procedures", text="否", intent="deny"))
+    assert events == [SlotSet("procedures_complete", False),
+                      SlotSet("fact_to_confirm", "procedures_complete"),
+                      SlotSet("requested_slot", "confirm_fact")]
+
+
+def test_the_confirmation_question_repeats_the_fact(
+    kb_env, load_tracker, run_action, dispatcher
+) -> None:
+    tracker = load_tracker("form_asks_procedures", procedures_complete=False,
+                           fact_to_confirm="procedures_complete", requested_slot="confirm_fact")
+    run_action(ActionAskConfirmFact(), tracker)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_confirm_fact" and message["fact"] == "手续不全"
+
+
+@pytest.mark.parametrize(("reply", "slots"), [
+    # Confirmed: the fact stands, and with it the verdict (nothing more to ask).
+    ("对的", {"fact_to_confirm": "", "requested_slot": None}),
+    # Not meant: the question is asked again.
+    ("不对", {"procedures_complete": None, "fact_to_confirm": "",
+             "requested_slot": "procedures_complete"}),
+    # Meant for another question: what is restated is kept, the rest asked again.
+    ("我是说我们不是重污染，手续是齐的",
+     {"heavy_pollution": False, "procedures_complete": True, "fact_to_confirm": "",
+      "requested_slot": "meets_emission_standards"}),
+    # Not an answer: the confirmation is asked again.
+    ("哈哈", {"requested_slot": "confirm_fact"}),
+])
+def test_the_answer_to_a_confirmation(
+    kb_env, load_tracker, run_action, dispatcher, reply: str, slots: dict[str, Any]
+) -> None:
+    tracker = load_tracker("form_asks_procedures", text=reply, procedures_complete=False,
+                           fact_to_confirm="procedures_complete", requested_slot="confirm_fact")
+    events = run_action(ValidateEnterpriseProfileForm(), tracker)
+    assert slot_values(events) == slots
+    if "手续是齐的" in reply:  # a changed fact is said back
+        [message] = dispatcher.messages
+        assert message["response"] == "utter_fact_corrected"
+        assert message["facts"] == "手续齐全"
+
+
+def test_a_correction_is_said_back(kb_env, load_tracker, run_action, dispatcher) -> None:
+    tracker = load_tracker("form_asks_procedures", text="哦不对，排污许可证还没下来",
+                           procedures_complete=True, meets_emission_standards=True,
+                           requested_slot="heavy_pollution")
+    events = run_action(ValidateEnterpriseProfileForm(), tracker)
+    assert slot_values(events)["procedures_complete"] is False
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_fact_corrected" and message["facts"] == "手续不全"
+
+
+@pytest.mark.parametrize(("text", "intent", "slots"), [
+    # The NLU heard "stop", but the owner answered the question.
+    ("不知道啊，没测过", "stop_form", {"meets_emission_standards": "unknown"}),
+    # ... and a real stop is not a "no".
+    ("不用了", "stop_form", {}),
+    # The NLU heard "out of scope", but it is the industry asked for.
+    ("汽车配件", "out_of_scope", {"industry": "汽车配件"}),
+])
+def test_answers_the_nlu_misread_still_fill_the_form(
+    kb_env, load_tracker, run_action, text: str, intent: str, slots: dict[str, Any]
+) -> None:
+    requested = next(iter(slots), "meets_emission_standards")
+    tracker = load_tracker("form_asks_procedures", text=text, intent=intent,
+                           procedures_complete=True, requested_slot=requested,
+                           industry=None if requested == "industry" else "石墨烯材料")
+    events = run_action(ValidateEnterpriseProfileForm(), tracker)
+    assert {k: v for k, v in slot_values(events).items() if k != "requested_slot"} == slots
 
 
 def test_facts_stated_out_of_turn_are_kept_and_the_question_asked_again(
@@ -129,7 +206,7 @@ def test_reply_that_does_not_answer_gets_the_same_question_again(
 
 
 @pytest.mark.parametrize(("reply", "intent", "events"), [
-    ("谢谢你", "thanks", [SlotSet("requested_slot", "industry")]),
+    ("谢谢你", "thanks", []),  # nothing known: Rasa's form asks its first slot again
     ("不清楚", "inform_enterprise", [SlotSet("industry", "unknown"),
                                      SlotSet("requested_slot", "procedures_complete")]),
 ])
@@ -229,7 +306,8 @@ def test_complete_strategic_profile_is_assessed_priority_with_its_basis(
     [message] = dispatcher.messages
     assert message["response"] == "utter_assessment"
     text = render(message)
-    assert text.startswith("您的企业在优先服务保障范围内")
+    assert text.startswith("您说：“石墨烯材料”、小型企业、手续齐全、能稳定达标排放、污染不重、符合产业政策。\n"
+                           "您的企业在优先服务保障范围内")
     assert "（依据工作原则 第1条）" in text  # the clause the verdict rests on
     assert "绿色通道" in message["measures"] and "（工作任务 第1条）" in message["measures"]
     assert "主管部门认定为准" in text

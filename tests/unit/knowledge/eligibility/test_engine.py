@@ -345,6 +345,27 @@ def test_a_compliant_firm_needs_the_priority_facts(engine: EligibilityEngine) ->
     assert engine.assess(facts).category == "priority"
 
 
+def test_facts_that_could_only_raise_the_category_leave_the_supported_one(
+    engine: EligibilityEngine,
+) -> None:
+    """Only the priority facts (环保领跑者, key project) unknown: the known facts support
+    classified supervision, and the assessment says what could still raise it."""
+    facts = {**{k: CLEAN[k] for k in ("procedures_complete", "meets_emission_standards",
+                                      "heavy_pollution", "conforms_industrial_policy")},
+             "industry": "服装加工"}
+    a = engine.assess(facts)
+    assert a.category == "classified"
+    assert a.missing == ("environmental_leader", "key_project")
+    assert a.open_categories == ("优先服务保障",)
+
+
+def test_an_open_adverse_category_still_decides_nothing(engine: EligibilityEngine) -> None:
+    """Emissions unknown could mean closure: no category, whatever else is known."""
+    facts = {**CLEAN, "meets_emission_standards": None}
+    a = engine.assess(facts)
+    assert a.category is None and a.missing == ("meets_emission_standards",)
+
+
 def test_every_assessment_says_the_authority_decides(engine: EligibilityEngine) -> None:
     for s in SCENARIOS:
         a = engine.assess(s[1]).to_json()

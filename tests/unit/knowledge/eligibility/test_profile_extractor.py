@@ -28,7 +28,7 @@ def test_several_facts_in_one_message(extractor: ProfileExtractor) -> None:
     text = "我们是做石墨烯材料的小企业，手续齐全，排放稳定达标"
     facts = extractor.extract(text, "industry", matched(text))
     assert facts == {
-        "industry": text,
+        "industry": "我们是做石墨烯材料的小企业",  # the clause that describes it
         "scale": "small",
         "procedures_complete": True,
         "meets_emission_standards": True,
@@ -49,6 +49,13 @@ def test_several_facts_in_one_message(extractor: ProfileExtractor) -> None:
         ("我们是省重点项目", "key_project", "provincial"),
         ("不是重点项目", "key_project", "none"),
         ("不对，我们是中型企业", "scale", "medium"),
+        ("没有超标", "meets_emission_standards", True),
+        ("说实话经常超标，治理设备老是坏", "meets_emission_standards", False),
+        ("排放量很小", "heavy_pollution", False),
+        ("是，排放量挺大", "heavy_pollution", True),
+        ("我是说我们不是重污染", "heavy_pollution", False),
+        ("环评排污证都办下来了", "procedures_complete", True),
+        ("排污许可证还没下来", "procedures_complete", False),
         ("我们是个体户", "scale", "micro"),
     ],
 )
@@ -89,3 +96,64 @@ def test_labels_name_every_profile_fact(extractor: ProfileExtractor) -> None:
     from knowledge.eligibility.profile import Profile
 
     assert set(Profile.field_order()) <= set(extractor.labels)
+
+
+@pytest.mark.parametrize(("answer", "requested", "expected"), [
+    # Natural answers to the question just asked: elliptical, hedged, negated.
+    ("都办了", "procedures_complete", True),
+    ("都齐", "procedures_complete", True),
+    ("基本达标吧", "meets_emission_standards", True),
+    ("不重", "heavy_pollution", False),
+    ("不算大", "heavy_pollution", False),
+    ("应该符合", "conforms_industrial_policy", True),
+    ("不知道啊，没测过", "meets_emission_standards", UNKNOWN),
+    ("没听说过，不清楚", "environmental_leader", UNKNOWN),
+    ("这个不清楚", "key_project", UNKNOWN),
+])
+def test_natural_answers_fill_the_requested_fact(
+    extractor: ProfileExtractor, answer: str, requested: str, expected: object
+) -> None:
+    assert extractor.extract(answer, requested, unknown(answer)) == {requested: expected}
+
+
+def test_a_long_clause_with_a_yes_word_is_not_an_answer(extractor: ProfileExtractor) -> None:
+    text = "我们是做光伏组件的"
+    assert extractor.extract(text, "procedures_complete", unknown(text)) == {}
+    assert extractor.extract("哈哈哈", "procedures_complete", unknown("哈哈哈")) == {}
+
+
+def test_several_facts_in_any_order_keep_the_industry_clause(
+    extractor: ProfileExtractor,
+) -> None:
+    text = "排放一直达标，手续也全，我们是做光伏组件的，污染不大"
+    assert extractor.extract(text, "industry", unknown(text)) == {
+        "meets_emission_standards": True, "procedures_complete": True,
+        "heavy_pollution": False, "industry": "我们是做光伏组件的"}
+
+
+def test_a_correction_is_recognised_and_states_the_new_fact(
+    extractor: ProfileExtractor,
+) -> None:
+    stated = extractor.read("哦不对，排污许可证还没下来", "conforms_industrial_policy")
+    assert stated.corrects and stated.facts == {"procedures_complete": False}
+    assert not stated.terse  # it named the topic: no confirmation needed
+    # A bare "不对" answers the question instead.
+    bare = extractor.read("不对", "procedures_complete")
+    assert not bare.corrects and bare.facts == {"procedures_complete": False}
+
+
+def test_a_terse_adverse_answer_needs_confirmation(extractor: ProfileExtractor) -> None:
+    assert extractor.needs_confirmation(
+        extractor.read("不是", "conforms_industrial_policy")) == "conforms_industrial_policy"
+    assert extractor.needs_confirmation(extractor.read("是", "heavy_pollution")) == \
+        "heavy_pollution"
+    # Stated in words, or a favourable answer: nothing to confirm.
+    assert extractor.needs_confirmation(
+        extractor.read("不符合产业政策", "conforms_industrial_policy")) is None
+    assert extractor.needs_confirmation(extractor.read("不重", "heavy_pollution")) is None
+
+
+def test_statements_repeat_the_facts_back(extractor: ProfileExtractor) -> None:
+    assert extractor.statements({"industry": "做铸件的", "procedures_complete": True,
+                                 "meets_emission_standards": False}) == \
+        "“做铸件的”、手续齐全、不能稳定达标排放"

@@ -46,6 +46,8 @@ class ChannelMessages:
     rest_outbox_token_wrong: str
     rest_outbox_after_invalid: str
     rest_outbox_sender_missing: str
+    rest_body_too_large: str
+    rest_metadata_too_large: str
 
     @classmethod
     def load(cls, path: Path = MESSAGES_FILE) -> ChannelMessages:

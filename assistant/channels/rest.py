@@ -7,7 +7,10 @@ a JSON list of bot messages back) and adds:
 
 - a body that is not such an object (an array, a number as message, no sender, a lone
   surrogate, ...) gets 400 with the reason in Chinese (`rest_protocol`), never a traceback, an
-  empty list or a shared `default` conversation;
+  empty list or a shared `default` conversation; a body over `MAX_REST_BODY_BYTES` or a
+  `metadata` over `MAX_METADATA_BYTES` (`conversation.limits`) gets 413, and nothing is stored;
+- a text that Rasa would read as a command (`/restart`, `/inform{...}`) reaches it as text
+  (`user_text`), on every channel that uses `guard_turn`;
 - an empty message is answered without running the pipeline; a turn that produced no reply
   gets a polite "try again shortly" (the cause stays in the server log for staff), or, when
   staff have taken the conversation over (Rasa's paused state), word that a person will answer
@@ -34,6 +37,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from assistant.channels.http_body import BodyTooLarge, read_bounded
 from assistant.channels.messages import MESSAGES
 from assistant.channels.rest_protocol import (
     OUTBOX_TOKEN_HEADER,
@@ -43,8 +47,9 @@ from assistant.channels.rest_protocol import (
     parse_webhook_body,
 )
 from assistant.channels.staff_replies import HUMAN_HAS_TAKEN_OVER, STAFF_METADATA_KEY
+from assistant.channels.user_text import neutralise
 from conversation.channels import WECHAT, owner
-from conversation.limits import MAX_MESSAGE_CHARS
+from conversation.limits import MAX_MESSAGE_CHARS, MAX_REST_BODY_BYTES
 from observability.rasa_metrics import timed_turn
 
 log = logging.getLogger(__name__)
@@ -119,6 +124,7 @@ def guard_turn(
         if len(text) > MAX_MESSAGE_CHARS:
             log.warning("sender=%s message of %d chars truncated", message.sender_id, len(text))
             message.text = text[:MAX_MESSAGE_CHARS]
+        message.text = neutralise(message.text)  # text, never a command such as /restart
         before = len(output.messages) if isinstance(output, CollectingOutputChannel) else None
         try:
             await on_new_message(message)
@@ -132,6 +138,14 @@ def guard_turn(
             await output.send_text_message(message.sender_id, NO_REPLY_FALLBACK)
 
     return timed_turn(handle)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused (413) over MAX_REST_BODY_BYTES before it is all in memory."""
+    try:
+        return await read_bounded(request, MAX_REST_BODY_BYTES)
+    except BodyTooLarge as exc:
+        raise BadRequest(413, "body_too_large", MESSAGES.rest_body_too_large) from exc
 
 
 def _refused(exc: BadRequest, headers: dict[str, str] | None = None) -> HTTPResponse:
@@ -176,10 +190,10 @@ class ResilientRestInput(InputChannel):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
-        @bp.route("/webhook", methods=["POST"])
+        @bp.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             try:
-                message = parse_webhook_body(request.body)
+                message = parse_webhook_body(await _read_body(request))
             except BadRequest as exc:
                 log.info("rest: refused a message from %s: %s", request.remote_addr or request.ip,
                          exc.code)

@@ -1,7 +1,8 @@
 """The REST channel's protocol, free of Rasa and Sanic so that it can be tested on its own.
 
 - `parse_webhook_body`: the POSTed body -> `RestMessage`, or `BadRequest` with the reason in
-  Chinese (messages.yml) for anything that is not `{"sender": ..., "message": ...}`.
+  Chinese (messages.yml) for anything that is not `{"sender": ..., "message": ...}`, or whose
+  `metadata` is over `MAX_METADATA_BYTES` (413).
 - `OutboxTokens`: the token that lets a client read the staff replies of its own conversation
   (`GET /webhooks/rest/outbox`): HMAC-SHA256 of the sender id under a server secret
   (`REST_OUTBOX_SECRET`, the same on every Rasa instance; generated per process when unset),
@@ -25,6 +26,7 @@ from typing import Any
 
 from assistant.channels.messages import MESSAGES
 from conversation.channels import DELIVERING_CHANNELS, REST, is_reserved
+from conversation.limits import MAX_METADATA_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,9 @@ def parse_webhook_body(raw: bytes) -> RestMessage:
     metadata = data.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise _bad("field_invalid", MESSAGES.rest_field_invalid)
+    if metadata and len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8")) > MAX_METADATA_BYTES:  # stored with the message: a small object only
+        raise _bad("metadata_too_large", MESSAGES.rest_metadata_too_large, status=413)
     return RestMessage(sender, text, channel, metadata)
 
 

@@ -18,7 +18,8 @@ than one WeChat message are split (`wechat_text`): the first part as the passive
 pushed after it. Every message is claimed once by MsgId (events: FromUserName + CreateTime),
 so WeChat's retries, early or late, are acknowledged and never answered again.
 
-Requests that are not from WeChat (wrong or missing signature, stale timestamp) get 403; bodies
+Requests that are not from WeChat (wrong or missing signature, stale timestamp, a plaintext
+signature already used with another body) get 403; bodies
 that cannot be read (malformed or hostile XML, not decryptable) 400; bodies over the size limit
 413. All are logged with the reason and never reach the assistant. Setup: docs/wechat.md.
 """
@@ -35,6 +36,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from assistant.channels.http_body import BodyTooLarge, read_bounded
 from assistant.channels.messages import MESSAGES
 from assistant.channels.rest import REST_OWNED, KnownSenders, guard_turn, stored_user_channels
 from assistant.channels.wechat_api import (
@@ -46,6 +48,7 @@ from assistant.channels.wechat_config import WeChatSettings
 from assistant.channels.wechat_dedup import dedup_key, dedup_store
 from assistant.channels.wechat_pending import PendingAnswer, PendingStore, pending_store
 from assistant.channels.wechat_protocol import Incoming, Rejected, WeChatProtocol
+from assistant.channels.wechat_replay import signature_ledger
 from assistant.channels.wechat_text import (
     earlier_answer,
     nbytes,
@@ -84,7 +87,9 @@ class WeChatInput(InputChannel):
     ) -> None:
         self.settings = settings
         account_id = account_id or settings.account_id
-        self.protocol = WeChatProtocol(settings, account_id=account_id)
+        self.protocol = WeChatProtocol(settings, account_id=account_id, replays=signature_ledger(
+            settings.max_timestamp_age_seconds, settings.dedup_max_entries,
+            settings.dedup_redis_url))
         self.dedup = dedup_store(settings.dedup_ttl_seconds, settings.dedup_max_entries,
                                  settings.dedup_redis_url)
         # Late answers nobody could deliver yet, until the user's next message.
@@ -154,21 +159,10 @@ class WeChatInput(InputChannel):
 
     async def _read_body(self, request: Request) -> bytes:
         """Reads at most max_body_bytes; a bigger body is refused before it is all in memory."""
-        limit = self.settings.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise Rejected(413, f"declared body of {declared} bytes over the limit")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            chunk = await request.stream.read()
-            if chunk is None:
-                break
-            size += len(chunk)
-            if size > limit:
-                raise Rejected(413, f"body over the limit of {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            return await read_bounded(request, self.settings.max_body_bytes)
+        except BodyTooLarge as exc:
+            raise Rejected(413, exc.reason) from exc
 
     # -- messages ---------------------------------------------------------------------------
     async def _receive(

@@ -3,8 +3,10 @@
 Framework-free (no Rasa, no Sanic) so that it can be tested on its own:
 - `verify_url`: the GET that WeChat sends when the URL is saved in its console.
 - `open_message`: a POSTed message -> `Incoming` (signature checked, timestamp fresh, body
-  decrypted in safe mode, XML parsed with DTDs and entities forbidden); otherwise `Rejected`
-  carrying the HTTP status (403: not from WeChat or too old; 400: unreadable; 413: too big).
+  decrypted in safe mode, in plaintext mode a signature good for one body only
+  (`wechat_replay`), XML parsed with DTDs and entities forbidden); otherwise `Rejected`
+  carrying the HTTP status (403: not from WeChat, too old or replayed; 400: unreadable; 413:
+  too big).
 - `reply_xml`: a passive text reply, encrypted when the request was. It is built with
   ElementTree, which escapes every value (wechatpy's reply classes paste values into CDATA
   sections by string formatting, so a `]]>` in a field would end the section); its sender is
@@ -33,6 +35,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
 from assistant.channels.wechat_config import WeChatConfigError, WeChatSettings
+from assistant.channels.wechat_replay import ReplayLedger
 
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}")
 _TIMESTAMP = re.compile(r"\d{1,12}")
@@ -120,13 +123,14 @@ def build_xml(fields: list[tuple[str, str]]) -> str:
 
 class WeChatProtocol:
     def __init__(self, settings: WeChatSettings, clock: Callable[[], float] = time.time,
-                 account_id: str = "") -> None:
+                 account_id: str = "", replays: ReplayLedger | None = None) -> None:
         if account_id and not _ACCOUNT_ID.fullmatch(account_id):
             raise WeChatConfigError(f"wechat: the account id must be the original id (gh_...),"
                                     f" got {account_id!r}")
         self.settings = settings
         self.account_id = account_id
         self._clock = clock
+        self._replays = replays  # plaintext signatures already used, and for which body
         self._crypto = (
             WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
             if settings.encoding_aes_key else None
@@ -190,6 +194,9 @@ class WeChatProtocol:
             fields = parse_xml_fields(text)
         else:
             self._check_fresh(timestamp)
+            # The plaintext signature does not cover the body: one body per signature.
+            if self._replays is not None and not self._replays.admit(timestamp, nonce, body):
+                raise Rejected(403, "signature already used for another body (replay)")
             fields = outer
         for name in REQUIRED_FIELDS:
             if not fields.get(name):

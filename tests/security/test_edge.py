@@ -13,12 +13,17 @@ same server, as in production.
 9. nothing from the request can be injected into a passive reply's XML, whose sender is the
    configured account;
 10. a burst of questions from one WeChat user loses no answer.
+
+Issue 26: a text starting with "/" is never a command to Rasa, not even during a staff
+takeover (2); REST bodies and metadata are bounded (7); a plaintext WeChat signature carries
+one body only (10).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 import sqlite3
 import time
@@ -33,6 +38,7 @@ import defusedxml.ElementTree as DET
 import httpx
 import pytest
 
+from assistant.channels.messages import MESSAGES
 from assistant.channels.wechat_config import WeChatSettings
 from assistant.console.conversations import TrackerReader
 from assistant.console.delivery import DeliveryError, RasaGateway
@@ -98,7 +104,6 @@ class EdgeServer:
 
     def user_channels(self, sender: str) -> list[str | None]:
         """input_channel of each user message stored under `sender`, oldest first."""
-        import json
 
         with sqlite3.connect(self.settings.tracker_db) as db:
             rows = db.execute("SELECT data FROM events WHERE sender_id = ? AND type_name = 'user'"
@@ -390,3 +395,104 @@ def test_a_burst_of_questions_from_one_user_loses_no_answer(edge: EdgeServer) ->
     for q, r in zip(BURST, replies, strict=True):
         if q in late:  # the placeholder said the answer would come, not "ask again"
             assert "再发一次" not in (r.content or "") and "继续" in (r.content or ""), r.content
+
+
+# -- issue 26, 2. a user's text is never a command to Rasa ------------------------------------
+# Rasa reads a text starting with "/" as an intent with entities. The NLU tokenizer normalises
+# (NFKC, lower case) before Rasa looks, so the full-width slash an IME types and upper case are
+# the same command.
+RESTARTS = ["/restart", "／restart", " /RESTART", "/session_start",
+            '/inform_enterprise{"industry": "钢铁"}', "/affirm"]
+NOT_FROM_NLU = {"restart", "session_start"}  # intents the NLU cannot predict: only injected
+
+
+def _take_over(settings: RuntimeSettings, sender: str) -> None:
+    async def pause() -> None:
+        gateway = RasaGateway(settings, wechat=WeChatSettings())
+        try:
+            await gateway.take_over(sender, "staff1")
+        finally:
+            await gateway.close()
+
+    asyncio.run(pause())
+
+
+def _stored_events(settings: RuntimeSettings, sender: str) -> list[tuple[str, dict]]:
+    with sqlite3.connect(settings.tracker_db) as db:
+        rows = db.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id",
+                          (sender,)).fetchall()
+    return [(t, json.loads(d)) for t, d in rows]
+
+
+def test_a_user_cannot_end_a_takeover_by_typing_a_command(edge: EdgeServer) -> None:
+    user = new_sender()
+    assert edge.rest({"sender": user, "message": "审批有没有绿色通道？"}).status_code == 200
+    _take_over(edge.settings, user)
+    paused_at = len(_stored_events(edge.settings, user))
+    for text in RESTARTS:
+        resp = edge.rest({"sender": user, "message": text})
+        assert resp.status_code == 200, resp.text
+        assert [m.get("text") for m in resp.json()] == [MESSAGES.human_has_taken_over], (
+            text, resp.json())
+
+    tracker = edge.http.get(f"{edge.settings.rasa_url}/conversations/{user}/tracker",
+                            params={"token": edge.settings.rasa_api_token}).json()
+    assert tracker["paused"] is True
+    after = _stored_events(edge.settings, user)[paused_at:]
+    assert [t for t, _ in after] == ["user"] * len(RESTARTS), after  # no restart, no slot
+    for text, (_, event) in zip(RESTARTS, after, strict=True):
+        assert event["parse_data"]["intent"].get("name") not in NOT_FROM_NLU, (text, event)
+        assert not event["parse_data"].get("entities"), (text, event)
+    conv = TrackerReader.sqlite(edge.settings.tracker_db).conversation(user)
+    assert conv is not None and conv.paused
+    shown = [t.text for t in conv.turns[-len(RESTARTS):]]  # staff read what the user wrote
+    assert [s[1:].strip() for s in shown] == [t.strip()[1:] for t in RESTARTS], shown
+
+
+def test_a_command_typed_outside_a_takeover_is_only_text(edge: EdgeServer) -> None:
+    user = new_sender()
+    resp = edge.rest({"sender": user, "message": "/restart"})
+    assert resp.status_code == 200 and resp.json()
+    openid, p = new_openid(), edge.pusher
+    assert p.post(p.text_xml(openid, "／session_start")).status == 200
+    for sender in (user, openid):
+        kinds = [t for t, _ in _stored_events(edge.settings, sender)]
+        assert "restart" not in kinds and kinds.count("session_started") <= 1, kinds
+        intents = [e["parse_data"]["intent"].get("name")
+                   for t, e in _stored_events(edge.settings, sender) if t == "user"]
+        assert intents and not set(intents) & NOT_FROM_NLU, intents
+
+
+# -- issue 26, 7. REST bodies and metadata are bounded -----------------------------------------
+def test_a_big_rest_body_or_metadata_gets_413_and_nothing_is_stored(edge: EdgeServer) -> None:
+    huge, large = new_sender(), new_sender()
+    resp = edge.rest({"sender": huge, "message": "你好", "metadata": {"x": "y" * 2_000_000}})
+    assert resp.status_code == 413, resp.status_code
+    chinese_reason(resp)
+    # Under the body limit, but far more metadata than a client needs to describe its page.
+    resp = edge.rest({"sender": large, "message": "你好", "metadata": {"x": "y" * 20_000}})
+    assert resp.status_code == 413, resp.status_code
+    chinese_reason(resp)
+    assert _stored_events(edge.settings, huge) == [] and _stored_events(edge.settings, large) == []
+    small = edge.rest({"sender": new_sender(), "message": "你好", "metadata": {"page": "/faq"}})
+    assert small.status_code == 200 and small.json()
+
+
+# -- issue 26, 10. a plaintext signature is good for one body ----------------------------------
+def test_a_plaintext_signature_cannot_be_replayed_with_another_body(edge: EdgeServer) -> None:
+    p = edge.pusher
+    victim, forger = new_openid(), new_openid()
+    ts, nonce = str(int(time.time())), str(uuid.uuid4().int % 10**9)
+    params = {"signature": p.sign(ts, nonce), "timestamp": ts, "nonce": nonce}
+    original = p.text_xml(victim, "你好").encode()
+
+    def post(body: bytes) -> httpx.Response:
+        return edge.http.post(p.webhook, params=params, content=body,
+                              headers={"Content-Type": "text/xml"})
+
+    assert post(original).status_code == 200
+    retry = post(original)  # WeChat's own retry of the same message: acknowledged
+    assert retry.status_code == 200 and retry.text == "success", retry.text
+    forged = post(p.text_xml(forger, "转人工").encode())
+    assert forged.status_code == 403, (forged.status_code, forged.text)
+    assert edge.user_channels(forger) == []

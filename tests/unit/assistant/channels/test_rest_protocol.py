@@ -14,6 +14,7 @@ from assistant.channels.rest_protocol import (
     OutboxTokens,
     parse_webhook_body,
 )
+from conversation.limits import MAX_METADATA_BYTES
 
 SECRET = b"unit-test-outbox-secret-of-32-chars!"
 
@@ -122,3 +123,14 @@ def test_cors_allows_only_configured_origins_and_never_credentials() -> None:
 def test_cors_refuses_what_is_not_an_origin(value: str) -> None:
     with pytest.raises(ValueError, match="REST_CORS_ORIGINS"):
         CorsPolicy.parse(value)
+
+
+def test_metadata_over_the_limit_gets_413_with_a_chinese_reason() -> None:
+    fits = {"page": "页" * ((MAX_METADATA_BYTES - 20) // 3)}
+    request = {"sender": "a", "message": "你好", "metadata": fits}
+    assert parse_webhook_body(json.dumps(request).encode()).metadata == fits
+    request["metadata"] = {"page": "页" * (MAX_METADATA_BYTES // 3 + 1)}
+    with pytest.raises(BadRequest) as info:
+        parse_webhook_body(json.dumps(request).encode())
+    assert info.value.status == 413 and info.value.code == "metadata_too_large"
+    assert info.value.message == MESSAGES.rest_metadata_too_large

@@ -20,6 +20,7 @@ from actions.conversation import last_user_text
 from actions.knowledge_client import knowledge_base
 from actions.scope import describe_scope, utter_naming_documents
 from conversation.slots import (
+    ASSESSMENT_OFFERED,
     FALLBACK_COUNT,
     HUMAN_OFFERED,
     LAST_CITATIONS,
@@ -139,7 +140,9 @@ class ActionAnswerPolicyQuestion(Action):
     ) -> list[dict[str, Any]]:
         question = last_user_text(tracker)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        events: list[dict[str, Any]] = [SlotSet(LAST_QUESTION, question)]
+        # Any answer moves on from an offered assessment ("好的" no longer starts it).
+        events: list[dict[str, Any]] = [SlotSet(LAST_QUESTION, question),
+                                        SlotSet(ASSESSMENT_OFFERED, False)]
         understood = intent in POLICY_INTENTS
         try:
             kb = knowledge_base()

@@ -156,6 +156,18 @@ def _facts(profile: Profile, industry: IndustryClassification | None,
     return facts
 
 
+@dataclass(frozen=True)
+class IndustryFinding:
+    """Where an owner's description of their business sits among the opinion's strategic
+    fields, with the clause that lists them (for "我们做X的，算不算战略性新兴产业")."""
+
+    description: str  # the owner's own words
+    fields: tuple[str, ...]  # the fields it maps to; empty when it maps to none
+    all_fields: tuple[str, ...]  # every field the clause lists, in its order
+    clause_text: str  # the clause's sentence that lists the fields
+    citation: str
+
+
 class EligibilityEngine:
     """Assesses enterprise profiles; rules and lexicon reload when their files change."""
 
@@ -183,6 +195,21 @@ class EligibilityEngine:
 
     def classify_industry(self, text: str) -> IndustryClassification:
         return self.classifier.classify(text)
+
+    def industry_finding(self, description: str) -> IndustryFinding:
+        """The fields a description maps to, quoted from the lexicon's clause in force.
+
+        Raises ClauseUnavailable when that clause is not in the store.
+        """
+        lexicon = self._lexicon.get()
+        clause = _InForceClauses(self.store, self.versions).get(
+            ClauseRef(lexicon.doc_id, lexicon.clause))
+        sentences = [s for s in re.split(r"(?<=[;；。])\s*", clause.text) if s]
+        listing = next((s for s in sentences if any(name in s for name in lexicon.field_names)),
+                       clause.text)
+        return IndustryFinding(description, self.classify_industry(description).fields,
+                               tuple(lexicon.field_names), listing.rstrip(";；"),
+                               clause.citation)
 
     def assess(self, profile: Mapping[str, Any] | Profile) -> Assessment:
         """Assesses one profile.

@@ -20,6 +20,8 @@ _QUESTION_MARKERS = re.compile(
     r"[？?]|吗|么|怎|什么|哪|几|多少|能不能|会不会|是不是|是否|有没有|可不可以"
     # any A-not-A question: 算不算, 属不属于, 要不要, 有没有
     r"|([\u4e00-\u9fff])[不没]\1"
+    # a yes/no question ending in 不 / 没: 这个算战略性新兴产业不, 手续办了没
+    r"|[不没][啊呀呢]?\s*$"
 )
 
 

@@ -20,6 +20,9 @@ def converse(assistant: Assistant, user: str, *messages: str) -> str:
 
 # The form's questions (by a phrase of each) and an answer to each.
 QUESTIONS = {
+    # A terse answer that could lead to an adverse verdict is repeated back first (this
+    # question names the fact, so it is recognised before the others).
+    "跟您确认": "confirm_fact",
     "主要做什么": "industry",
     "手续齐全吗": "procedures_complete",
     "稳定达标排放吗": "meets_emission_standards",
@@ -27,8 +30,6 @@ QUESTIONS = {
     "产业政策吗": "conforms_industrial_policy",
     "重点项目吗": "key_project",
     "领跑者": "environmental_leader",
-    # A terse answer that could lead to an adverse verdict is repeated back first.
-    "跟您确认": "confirm_fact",
 }
 CONFIRMED = "对的"
 
@@ -38,7 +39,7 @@ def answer_form(assistant: Assistant, user: str, reply: str, answers: dict[str, 
     asked: list[str] = []
     for _ in range(len(QUESTIONS) + 1):
         slot = next((s for phrase, s in QUESTIONS.items() if phrase in reply), None)
-        if slot is None:
+        if slot is None or "初步评估" in reply:  # a verdict repeats the facts it rests on
             return reply
         assert slot not in asked or slot == "confirm_fact", f"asked twice for {slot}: {reply}"
         asked.append(slot)

@@ -200,9 +200,10 @@ async function showDiff(docId, oldV, newV) {
   const c = d.counts;
   $("#kb-diff").replaceChildren(
     el("p", { id: "diff-summary" }, `${oldV} → ${newV}：修改 ${c.changed}，新增 ${c.added}，删除 ${c.removed}，编号变化 ${c.renumbered}，未变 ${c.unchanged}`),
+    ...(d.limited ? [el("p", { class: "meta", id: "diff-limited" }, "部分条款过长或改动过多，未逐字对比：只标出了改动的范围，请对照原文复核。")] : []),
     ...d.needs_review.map((r) => el("p", { class: "error" }, `需复核：${r.citer} 引用了${CHANGE[r.kind] || r.kind}的条款 ${r.clause_key}`)),
     ...d.changes.map((ch) => el("div", { class: "turn" },
-      el("div", {}, el("span", { class: "tag" }, CHANGE[ch.kind] || ch.kind), `${ch.old_key || ""}${ch.new_key && ch.new_key !== ch.old_key ? " → " + ch.new_key : ""}（${ch.title}）`),
+      el("div", {}, el("span", { class: "tag" }, CHANGE[ch.kind] || ch.kind), `${ch.old_key || ""}${ch.new_key && ch.new_key !== ch.old_key ? " → " + ch.new_key : ""}（${ch.title}）`, ch.coarse ? el("span", { class: "meta" }, "（条款过长，未逐字对比）") : null),
       el("div", {}, ...(ch.text_diff ? renderInline(ch.text_diff) : [ch.new_text || ch.old_text])))));
 }
 

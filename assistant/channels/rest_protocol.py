@@ -27,13 +27,13 @@ from typing import Any
 from assistant.channels.messages import MESSAGES
 from conversation.channels import DELIVERING_CHANNELS, REST, is_reserved
 from conversation.limits import MAX_METADATA_BYTES
+from conversation.senders import is_valid_sender_id
 
 log = logging.getLogger(__name__)
 
 OUTBOX_TOKEN_HEADER = "X-Outbox-Token"
 OUTBOX_SECRET_VARIABLE = "REST_OUTBOX_SECRET"
 CORS_ORIGINS_VARIABLE = "REST_CORS_ORIGINS"
-MAX_SENDER_CHARS = 255  # Rasa's SQL tracker store keeps sender ids in a VARCHAR(255)
 MAX_CHANNEL_CHARS = 64
 MIN_SECRET_CHARS = 32
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -83,8 +83,7 @@ def parse_webhook_body(raw: bytes) -> RestMessage:
         raise _bad("sender_missing", MESSAGES.rest_sender_missing)
     if isinstance(sender, int) and not isinstance(sender, bool):
         sender = str(sender)  # Rasa's RestInput always took numeric sender ids
-    if (not isinstance(sender, str) or len(sender) > MAX_SENDER_CHARS or not sender.strip()
-            or _CONTROL.search(sender)):
+    if not is_valid_sender_id(sender):  # one rule with the console: conversation.senders
         raise _bad("sender_invalid", MESSAGES.rest_sender_invalid)
     if is_reserved(sender):
         raise _bad("sender_taken", MESSAGES.rest_sender_taken, status=403)

@@ -5,6 +5,11 @@ intent and confidence of each message, the bot's replies, and the slots the acti
 (`last_citations`, `last_retrieval`, `needs_human`, `negative_feedback`, `fallback_count`).
 The console reads it (read-only) and never keeps a second copy; the review queue is derived
 from it, minus the items staff marked done (kept in the console's own database).
+
+The queue is found by asking the store for the events that make review items (`REVIEW_EVENTS`)
+wherever they are, never by reading the most recent conversations: a handoff waits until a
+person deals with it, however much traffic arrives meanwhile. The conversation list is read a
+page at a time, newest first.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from conversation.channels import owner
+from conversation.senders import is_valid_sender_id, visible
 from conversation.slots import (
     HANDOFF_REASON,
     LAST_CITATIONS,
@@ -30,6 +36,19 @@ RowSource = Callable[[str, tuple], list[tuple]]
 
 FALLBACK_INTENT = "nlu_fallback"
 QUEUE_KINDS = ("handoff", "fallback", "feedback")
+# Rows of Rasa's `events` table that may make a review item (`build_conversation` decides):
+# Rasa stores the intent of a user event in `intent_name` and the name of a slot in
+# `action_name`, and the event itself as `json.dumps` of its dict in `data`. Written with "?"
+# placeholders (REVIEW_ARGS), so that no literal "%" reaches psycopg.
+REVIEW_EVENTS = (
+    "(type_name = 'user' AND intent_name = ?)"
+    " OR (type_name = 'slot' AND action_name = ? AND data LIKE ?)"
+    " OR (type_name = 'slot' AND action_name = ? AND data NOT LIKE ?)"
+    " OR (type_name = 'slot' AND action_name = ? AND data LIKE ?)"
+)
+REVIEW_ARGS = (FALLBACK_INTENT, NEEDS_HUMAN, '%"value": true%',
+               NEGATIVE_FEEDBACK, '%"value": null%', LAST_RETRIEVAL, "%not_understood%")
+LOAD_CHUNK = 500  # sender ids per IN (...) query, well under every database's limit
 
 
 @dataclass
@@ -70,15 +89,24 @@ class Conversation:
     def last_timestamp(self) -> float:
         return self.turns[-1].timestamp if self.turns else 0.0
 
+    @property
+    def actionable(self) -> bool:
+        """Whether staff can take it over and reply: only under a valid sender id, which
+        reaches Rasa unchanged (`conversation.senders`)."""
+        return is_valid_sender_id(self.sender_id)
+
+    def _identity(self) -> dict[str, Any]:
+        return {"sender_id": self.sender_id, "sender_label": visible(self.sender_id),
+                "actionable": self.actionable, "channel": self.channel, "paused": self.paused}
+
     def to_json(self) -> dict[str, Any]:
-        return {"sender_id": self.sender_id, "channel": self.channel, "paused": self.paused,
-                "turns": [asdict(t) for t in self.turns],
+        return {**self._identity(), "turns": [asdict(t) for t in self.turns],
                 "items": [asdict(i) for i in self.items]}
 
     def summary(self, open_items: int) -> dict[str, Any]:
         last = self.turns[-1] if self.turns else None
-        return {"sender_id": self.sender_id, "channel": self.channel, "paused": self.paused,
-                "turns": len(self.turns), "last_timestamp": self.last_timestamp,
+        return {**self._identity(), "turns": len(self.turns),
+                "last_timestamp": self.last_timestamp,
                 "last_text": last.text if last else "", "open_items": open_items}
 
 
@@ -192,9 +220,12 @@ class TrackerReader:
     def postgres(cls, dsn: str) -> TrackerReader:
         return cls(postgres_rows(dsn))
 
-    def sender_ids(self) -> list[str]:
+    def sender_ids(self, offset: int = 0, limit: int | None = None) -> list[str]:
+        """Sender ids, the most recently active first; a page of them with `limit`."""
+        page = "" if limit is None else " LIMIT ? OFFSET ?"
+        args = () if limit is None else (limit, offset)
         rows = self._rows("SELECT sender_id, MAX(id) AS last FROM events"
-                          " GROUP BY sender_id ORDER BY last DESC", ())
+                          f" GROUP BY sender_id ORDER BY last DESC{page}", args)
         return [r[0] for r in rows]
 
     def conversation(self, sender_id: str) -> Conversation | None:
@@ -202,17 +233,37 @@ class TrackerReader:
                           " ORDER BY id", (sender_id,))
         return build_conversation(sender_id, rows) if rows else None
 
-    def conversations(self, limit: int = 200) -> list[Conversation]:
-        """The `limit` most recently active conversations, newest first, in one query."""
-        senders = self.sender_ids()[:limit]
-        if not senders:
-            return []
-        marks = ",".join("?" * len(senders))
+    def conversations(self, offset: int = 0, limit: int = 50) -> list[Conversation]:
+        """One page of conversations, the most recently active first."""
+        return self._load(self.sender_ids(offset, limit))
+
+    def review_conversations(self, resolved: set[tuple[str, str]]) -> list[Conversation]:
+        """Every conversation that may hold a review item staff have not resolved, however
+        long ago it was last active: found by its events (`REVIEW_EVENTS`), not by recency.
+        A conversation whose every such event is a resolved item is not read."""
+        done: dict[str, set[int]] = {}
+        for sender, key in resolved:
+            _, _, event_id = key.rpartition(":")
+            if event_id.isdigit():
+                done.setdefault(sender, set()).add(int(event_id))
+        senders: dict[str, None] = {}
+        for sender, event_id in self._rows(
+                f"SELECT sender_id, id FROM events WHERE {REVIEW_EVENTS} ORDER BY id DESC",
+                REVIEW_ARGS):
+            if event_id not in done.get(sender, ()):
+                senders.setdefault(sender, None)
+        return self._load(list(senders))
+
+    def _load(self, senders: list[str]) -> list[Conversation]:
+        """The conversations of `senders`, in that order, a chunk of senders per query."""
         rows: dict[str, list[tuple[int, str, str]]] = {s: [] for s in senders}
-        for sender, event_id, type_name, data in self._rows(
-                f"SELECT sender_id, id, type_name, data FROM events WHERE sender_id IN ({marks})"
-                " ORDER BY id", tuple(senders)):
-            rows[sender].append((event_id, type_name, data))
+        for start in range(0, len(senders), LOAD_CHUNK):
+            chunk = senders[start:start + LOAD_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for sender, event_id, type_name, data in self._rows(
+                    "SELECT sender_id, id, type_name, data FROM events"
+                    f" WHERE sender_id IN ({marks}) ORDER BY id", tuple(chunk)):
+                rows[sender].append((event_id, type_name, data))
         return [build_conversation(s, rows[s]) for s in senders if rows[s]]
 
 

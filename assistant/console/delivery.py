@@ -7,6 +7,10 @@ cannot be reached by a passive reply once their request is over: the reply goes 
 customer-service message API (WeChat allows it for 48 hours after the user's last message),
 with the client of the WeChat channel, to the OpenID the conversation is stored under
 (`conversation.channels`: the sender id, or `wechat:<OpenID>`).
+
+Rasa's HTTP API names the conversation in the URL path and does not decode it, so events are
+sent only for a sender id that the path carries unchanged (`conversation.senders`); any other
+is refused here rather than written into the conversation its encoded form names.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from assistant.channels.wechat_text import split_for_wechat
 from assistant.channels.wechat_token_cache import token_cache
 from assistant.settings import RuntimeSettings
 from conversation.channels import WECHAT, wechat_openid
+from conversation.senders import is_valid_sender_id
 from conversation.slots import NEEDS_HUMAN
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,10 @@ WECHAT_CHANNEL = WECHAT
 
 class DeliveryError(RuntimeError):
     """The reply could not be stored or sent; the message says which, for staff."""
+
+
+class UnroutableSender(DeliveryError):
+    """The sender id would not reach Rasa unchanged in a URL path (`conversation.senders`)."""
 
 
 class HttpxTransport:
@@ -83,11 +92,20 @@ class RasaGateway:
         resp.raise_for_status()
         return resp.json()
 
+    def _events_url(self, sender_id: str) -> httpx.URL:
+        """Rasa's URL for the events of `sender_id`, only if the path carries the id as it is."""
+        path = f"/conversations/{sender_id}/tracker/events"
+        url = httpx.URL(f"{self.settings.rasa_url}{path}")
+        if (not is_valid_sender_id(sender_id) or url.raw_path.decode("ascii") != url.path
+                or not url.path.endswith(path)):
+            raise UnroutableSender("这个会话的用户标识含有无法安全转发的字符，未写入任何会话")
+        return url
+
     async def _append(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        url = self._events_url(sender_id)
         try:
             resp = await self._http.post(
-                f"{self.settings.rasa_url}/conversations/{sender_id}/tracker/events",
-                params={"token": self.settings.rasa_api_token, "include_events": "NONE"},
+                url, params={"token": self.settings.rasa_api_token, "include_events": "NONE"},
                 json=events)
         except httpx.HTTPError as exc:
             raise DeliveryError(f"Rasa server unreachable: {exc}") from exc

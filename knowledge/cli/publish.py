@@ -99,6 +99,9 @@ def cmd_diff(args: argparse.Namespace, kb: KnowledgeBase) -> int:
         _dump(d.to_json())
         return 0
     print(f"{d.doc_id}: {d.old_version} → {d.new_version}: {_counts(d)}")
+    if d.limited:
+        print("note: some clauses were too long (or too many changed) to compare character by"
+              " character; their changed span is shown whole")
     for c in d.changes:
         if c.kind == UNCHANGED:
             continue

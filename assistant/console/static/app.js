@@ -119,12 +119,20 @@ async function loadQueue() {
 }
 
 // -- conversations -------------------------------------------------------------------------
-async function loadConversations() {
-  const list = await api("/api/conversations");
-  $("#conversation-list").replaceChildren(...list.map((c) => el("li", { "data-sender": c.sender_id, onclick: () => openConversation(c.sender_id) },
-    el("div", {}, c.sender_id, c.open_items ? el("span", { class: "badge" }, String(c.open_items)) : null),
+const CONVERSATION_PAGE = 50;
+// One page at a time, newest first (GET /api/conversations?offset=&limit=); "加载更多" appends the next.
+async function loadConversations(offset = 0) {
+  const list = await api(`/api/conversations?offset=${offset}&limit=${CONVERSATION_PAGE}`);
+  const ul = $("#conversation-list");
+  const rows = list.map((c) => el("li", { "data-sender": c.sender_id, onclick: () => openConversation(c.sender_id) },
+    el("div", {}, c.sender_label, c.open_items ? el("span", { class: "badge" }, String(c.open_items)) : null),
     el("div", { class: "meta" }, `${c.channel || ""} · ${c.turns} 轮 · ${when(c.last_timestamp)}`),
-    el("div", { class: "meta" }, c.last_text))));
+    el("div", { class: "meta" }, c.last_text)));
+  if (offset === 0) ul.replaceChildren(...rows);
+  else { ul.querySelector("li.more")?.remove(); ul.append(...rows); }
+  if (list.length === CONVERSATION_PAGE) {
+    ul.append(el("li", { class: "more hint", onclick: () => loadConversations(offset + CONVERSATION_PAGE) }, "加载更多"));
+  }
 }
 
 function renderTurn(t) {
@@ -153,14 +161,16 @@ async function openConversation(sender) {
     try { const r = await api(`${path}/reply`, { json: { text } }); replyInput.value = ""; await openConversation(sender); $("#takeover-status").textContent = `已发送（${r.delivered_via === "wechat" ? "微信客服消息" : "网页/App"}）`; }
     catch (err) { $("#takeover-status").textContent = err.message; }
   });
-  box.replaceChildren(
-    el("h2", {}, `会话 ${sender}`), el("p", { class: "meta" }, `渠道：${c.channel || "未知"}`),
-    ...c.turns.map(renderTurn),
-    el("div", { class: "card" }, status,
+  // A conversation stored under an id Rasa's API cannot carry unchanged cannot be acted on here.
+  const actions = c.actionable ? [
       el("div", { class: "row" },
         el("button", { id: "takeover", onclick: async () => { await api(`${path}/takeover`, { json: {} }); openConversation(sender); } }, "接管对话"),
         el("button", { id: "release", class: "secondary", onclick: async () => { await api(`${path}/release`, { json: {} }); openConversation(sender); } }, "交还助手")),
-      replyForm));
+      replyForm] : [el("p", { class: "error" }, "这个会话的用户标识含有无法安全转发的字符，不能在工作台接管或回复。")];
+  box.replaceChildren(
+    el("h2", {}, `会话 ${c.sender_label}`), el("p", { class: "meta" }, `渠道：${c.channel || "未知"}`),
+    ...c.turns.map(renderTurn),
+    el("div", { class: "card" }, status, ...actions));
 }
 
 // -- knowledge base ------------------------------------------------------------------------
@@ -200,9 +210,10 @@ async function showDiff(docId, oldV, newV) {
   const c = d.counts;
   $("#kb-diff").replaceChildren(
     el("p", { id: "diff-summary" }, `${oldV} → ${newV}：修改 ${c.changed}，新增 ${c.added}，删除 ${c.removed}，编号变化 ${c.renumbered}，未变 ${c.unchanged}`),
+    ...(d.limited ? [el("p", { class: "meta", id: "diff-limited" }, "部分条款过长或改动过多，未逐字对比：只标出了改动的范围，请对照原文复核。")] : []),
     ...d.needs_review.map((r) => el("p", { class: "error" }, `需复核：${r.citer} 引用了${CHANGE[r.kind] || r.kind}的条款 ${r.clause_key}`)),
     ...d.changes.map((ch) => el("div", { class: "turn" },
-      el("div", {}, el("span", { class: "tag" }, CHANGE[ch.kind] || ch.kind), `${ch.old_key || ""}${ch.new_key && ch.new_key !== ch.old_key ? " → " + ch.new_key : ""}（${ch.title}）`),
+      el("div", {}, el("span", { class: "tag" }, CHANGE[ch.kind] || ch.kind), `${ch.old_key || ""}${ch.new_key && ch.new_key !== ch.old_key ? " → " + ch.new_key : ""}（${ch.title}）`, ch.coarse ? el("span", { class: "meta" }, "（条款过长，未逐字对比）") : null),
       el("div", {}, ...(ch.text_diff ? renderInline(ch.text_diff) : [ch.new_text || ch.old_text])))));
 }
 

@@ -1,4 +1,5 @@
-"""Staff chatting with the assistant as a user would (sender `console-<username>`)."""
+"""Staff chatting with the assistant as a user would (sender `console-<username>`, or
+`console-h<digest>` for a user name that is no valid sender id: `conversation.senders`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, HTTPException
 
 from assistant.console.api.deps import Gateway, Staff
 from assistant.console.api.schemas import TextRequest
+from conversation.senders import sender_id_for
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +20,7 @@ router = APIRouter(tags=["chat"])
 
 @router.post("/chat")
 async def chat(body: TextRequest, user: Staff, gateway: Gateway) -> dict[str, Any]:
-    sender = f"console-{user.username}"
+    sender = sender_id_for("console-", user.username)
     try:
         replies = await gateway.chat(sender, body.text)
     except httpx.HTTPError as exc:

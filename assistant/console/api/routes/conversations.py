@@ -1,27 +1,42 @@
 """Conversations read from the tracker store, the review queue, and staff taking a
-conversation over, replying in it and handing it back to the assistant."""
+conversation over, replying in it and handing it back to the assistant.
+
+The list is paginated (`offset`, `limit`; newest first); the queue holds every open item,
+however old (`TrackerReader.review_conversations`). Taking over, replying and handing back
+act only on a conversation whose sender id reaches Rasa unchanged (`conversation.senders`):
+one stored before that rule gets a 409 rather than an action on another conversation."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 
 from assistant.console.api.deps import Db, Gateway, Staff, Tracker
 from assistant.console.api.schemas import TextRequest
 from assistant.console.conversations import Conversation, TrackerReader, open_items
 from assistant.console.delivery import DeliveryError
+from conversation.senders import visible
 
 T = TypeVar("T")
 
 router = APIRouter()
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+NOT_ACTIONABLE = ("这个会话的用户标识含有无法安全转发的字符，不能在工作台接管或回复；"
+                  "请通过其他方式联系用户。")
 
 
 @router.get("/conversations", tags=["conversations"])
-def conversations(user: Staff, db: Db, tracker: Tracker) -> list[dict[str, Any]]:
+def conversations(user: Staff, db: Db, tracker: Tracker,
+                  offset: Annotated[int, Query(ge=0)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
+                  ) -> list[dict[str, Any]]:
+    """One page of conversations, the most recently active first."""
     resolved = db.resolved_keys()
-    return [c.summary(len(open_items(c, resolved))) for c in tracker.conversations()]
+    return [c.summary(len(open_items(c, resolved)))
+            for c in tracker.conversations(offset, limit)]
 
 
 @router.get("/conversations/{sender_id}", tags=["conversations"])
@@ -36,8 +51,8 @@ def conversation(sender_id: str, user: Staff, db: Db, tracker: Tracker) -> dict[
 @router.get("/queue", tags=["conversations"])
 def queue(user: Staff, db: Db, tracker: Tracker) -> list[dict[str, Any]]:
     resolved = db.resolved_keys()
-    items = [{**i.__dict__, "paused": c.paused}
-             for c in tracker.conversations() for i in open_items(c, resolved)]
+    items = [{**i.__dict__, "sender_label": visible(c.sender_id), "paused": c.paused}
+             for c in tracker.review_conversations(resolved) for i in open_items(c, resolved)]
     return sorted(items, key=lambda i: i["timestamp"], reverse=True)
 
 
@@ -50,7 +65,7 @@ def resolve(sender_id: str, key: str, user: Staff, db: Db) -> dict[str, bool]:
 @router.post("/conversations/{sender_id}/takeover", tags=["takeover"])
 async def take_over(sender_id: str, user: Staff, tracker: Tracker,
                     gateway: Gateway) -> dict[str, bool]:
-    _existing(tracker, sender_id)
+    _actionable(tracker, sender_id)
     await _delivering(gateway.take_over(sender_id, user.username))
     return {"paused": True}
 
@@ -58,7 +73,7 @@ async def take_over(sender_id: str, user: Staff, tracker: Tracker,
 @router.post("/conversations/{sender_id}/release", tags=["takeover"])
 async def release(sender_id: str, user: Staff, tracker: Tracker,
                   gateway: Gateway) -> dict[str, bool]:
-    _existing(tracker, sender_id)
+    _actionable(tracker, sender_id)
     await _delivering(gateway.release(sender_id, user.username))
     return {"paused": False}
 
@@ -66,7 +81,7 @@ async def release(sender_id: str, user: Staff, tracker: Tracker,
 @router.post("/conversations/{sender_id}/reply", tags=["takeover"])
 async def reply(sender_id: str, body: TextRequest, user: Staff, tracker: Tracker,
                 gateway: Gateway) -> dict[str, str]:
-    conv = _existing(tracker, sender_id)
+    conv = _actionable(tracker, sender_id)
     via = await _delivering(gateway.reply(sender_id, conv.channel, body.text, user.username))
     return {"delivered_via": via}
 
@@ -76,6 +91,14 @@ def _existing(tracker: TrackerReader, sender_id: str) -> Conversation:
     conv = tracker.conversation(sender_id)
     if conv is None:
         raise HTTPException(404, "没有这个会话")
+    return conv
+
+
+def _actionable(tracker: TrackerReader, sender_id: str) -> Conversation:
+    """An existing conversation staff may act on (409 otherwise: see the module docstring)."""
+    conv = _existing(tracker, sender_id)
+    if not conv.actionable:
+        raise HTTPException(409, NOT_ACTIONABLE)
     return conv
 
 

@@ -60,7 +60,8 @@ def test_a_message_that_is_not_text_is_refused(message: object) -> None:
     (None, "sender_missing"), ("", "sender_missing"), (True, "sender_invalid"),
     (1.5, "sender_invalid"), (["a"], "sender_invalid"), ({"a": 1}, "sender_invalid"),
     ("   ", "sender_invalid"), ("x" * 256, "sender_invalid"), ("a\nb", "sender_invalid"),
-    ("a\x00b", "sender_invalid"),
+    ("a\x00b", "sender_invalid"), ("张三", "sender_invalid"), ("%E5%BC%A0", "sender_invalid"),
+    ("a b", "sender_invalid"), ("a/../b", "sender_invalid"), ("bob\u200b", "sender_invalid"),
 ])
 def test_a_missing_or_unusable_sender_is_refused(sender: object, code: str) -> None:
     raw = body(message="你好") if sender is None else body(sender=sender, message="你好")

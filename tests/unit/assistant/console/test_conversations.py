@@ -32,9 +32,12 @@ def write(path: Path, sender: str, events: list[dict]) -> None:
     with sqlite3.connect(path) as db:
         db.execute(SCHEMA) if not db.execute(
             "SELECT name FROM sqlite_master WHERE name='events'").fetchone() else None
-        for e in events:
-            db.execute("INSERT INTO events (sender_id, type_name, timestamp, data)"
-                       " VALUES (?, ?, ?, ?)", (sender, e["event"], e["timestamp"], json.dumps(e)))
+        for e in events:  # the columns as Rasa's SQLTrackerStore.save fills them
+            intent = e.get("parse_data", {}).get("intent", {}).get("name")
+            db.execute("INSERT INTO events (sender_id, type_name, timestamp, intent_name,"
+                       " action_name, data) VALUES (?, ?, ?, ?, ?, ?)",
+                       (sender, e["event"], e["timestamp"], intent, e.get("name"),
+                        json.dumps(e)))
 
 
 EVIDENCE = [{"question": "审批有没有绿色通道", "outcome": "answer",
@@ -96,3 +99,33 @@ def test_conversations_are_listed_newest_first_and_missing_store_is_empty(
     write(db, "new", [user("你好", "greet", 0.99, 2.0)])
     assert [c.sender_id for c in TrackerReader.sqlite(db).conversations()] == ["new", "old"]
     assert TrackerReader.sqlite(db).conversation("nobody") is None
+
+
+def test_the_queue_is_found_by_its_events_not_by_recency(tmp_path: Path) -> None:
+    db = tmp_path / "tracker.db"
+    write(db, "handoff", [user("转人工", "request_human", 0.99, 1.0), slot("needs_human", True, 1.1)])
+    write(db, "feedback", [user("没用", "complain", 0.9, 2.0),
+                           slot("negative_feedback", {"comment": "没用", "question": "电价"}, 2.1)])
+    write(db, "lost", [user("嗯", "ask_policy", 0.9, 3.0),
+                       slot("last_retrieval", [{"outcome": "not_understood"}], 3.1)])
+    for n in range(300):  # ordinary traffic afterwards: answered, nothing for staff
+        write(db, f"anon-{n}", [user("电价", "ask_policy", 0.9, 10.0 + n),
+                                slot("last_retrieval", EVIDENCE, 10.1 + n),
+                                slot("needs_human", False, 10.2 + n),
+                                slot("negative_feedback", None, 10.3 + n)])
+    reader = TrackerReader.sqlite(db)
+    found = {c.sender_id: [i.kind for i in c.items] for c in reader.review_conversations(set())}
+    assert found == {"handoff": ["handoff"], "feedback": ["feedback"], "lost": ["fallback"]}
+    handoff_key = next(c for c in reader.review_conversations(set())
+                       if c.sender_id == "handoff").items[0].key
+    left = [c.sender_id for c in reader.review_conversations({("handoff", handoff_key)})]
+    assert sorted(left) == ["feedback", "lost"]  # a wholly resolved conversation is not read
+
+
+def test_the_conversation_list_is_read_a_page_at_a_time(tmp_path: Path) -> None:
+    db = tmp_path / "tracker.db"
+    for n in range(5):
+        write(db, f"u{n}", [user("你好", "greet", 0.99, float(n))])
+    reader = TrackerReader.sqlite(db)
+    pages = [[c.sender_id for c in reader.conversations(offset, 2)] for offset in (0, 2, 4, 6)]
+    assert pages == [["u4", "u3"], ["u2", "u1"], ["u0"], []]

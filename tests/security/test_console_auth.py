@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -290,6 +291,8 @@ def test_the_served_console_sends_security_headers_on_every_response(
             200, 200, 200, 404, 200, 200, 401, 404, 401, 422, 403]
         for resp in responses:
             assert_security_headers(resp)
+            if resp.request.url.path.startswith("/api/"):
+                assert resp.headers.get("Cache-Control") == "no-store", resp.request.url
 
     finder = _InlineFinder()
     finder.feed(page.text)
@@ -558,3 +561,56 @@ def test_wrong_current_passwords_are_throttled_like_logins(client: TestClient) -
                           headers={CSRF_HEADER: token})
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
 
+
+# -- second pass, 11: small leaks ----------------------------------------------------------------
+def test_anonymous_callers_learn_only_whether_the_console_is_up(
+        served_settings: RuntimeSettings) -> None:
+    url = served_settings.console_url
+    with httpx.Client(base_url=url, timeout=30) as http:
+        health, ready = http.get("/api/health"), http.get("/api/ready")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    assert ready.status_code == 503 and ready.json() == {"ready": False}  # no Rasa behind it
+    staff, _ = served_login(url, "zhou")
+    details = staff.get("/api/health").json()
+    assert details["status"] == "ok" and details["rasa"] == served_settings.rasa_url
+    checks = staff.get("/api/ready").json()["checks"]
+    assert checks["rasa"]["status"] == "failed" and checks["database"]["status"] == "ok"
+
+
+def _is_plain_chinese(detail: object) -> bool:
+    """Chinese, and without English words, paths or commands (a unit like "MB" may stay)."""
+    return (isinstance(detail, str) and re.search(r"[\u4e00-\u9fff]", detail) is not None
+            and re.search(r"[A-Za-z]{3,}|/|--", detail) is None)
+
+
+def test_every_error_a_client_gets_from_the_console_is_chinese_without_internal_hints(
+        served_console: str) -> None:
+    staff, token = served_login(served_console, "zhou")
+    own = {"Origin": served_console, CSRF_HEADER: token}
+    with httpx.Client(base_url=served_console, timeout=30) as http:
+        errors = [
+            http.get("/no-such-page"), http.get("/api/no-such-route"),
+            http.get("/static/missing.js"), http.get("/api/login"),
+            http.post("/api/login", json={}), http.post("/api/login", content=b"not json"),
+            http.get("/api/kb/documents"),
+            staff.get("/api/kb/documents/no-such-document/diff", params={"old": "1", "new": "2"}),
+            staff.get("/api/kb/documents/no-such-document/diff"),
+            staff.get("/api/kb/jobs/no-such-job"),
+            staff.post("/api/kb/publish", json={"doc_id": "x", "version": "1"}, headers=own),
+        ]
+    statuses = [r.status_code for r in errors]
+    assert statuses == [404, 404, 404, 405, 422, 422, 401, 404, 422, 404, 403], statuses
+    for resp in errors:
+        detail = resp.json().get("detail")
+        assert _is_plain_chinese(detail), (resp.request.url, resp.status_code, detail)
+
+
+def test_a_server_error_reaches_the_client_in_chinese_without_the_cause(app: FastAPI) -> None:
+    def broken() -> None:
+        raise RuntimeError("boom at /srv/secret/path")
+
+    app.add_api_route("/api/broken", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        resp = client.get("/api/broken")
+    assert resp.status_code == 500 and _is_plain_chinese(resp.json()["detail"])
+    assert resp.headers.get("Cache-Control") == "no-store"

@@ -4,7 +4,7 @@ ACT := .venv-actions/bin/python
 RASA_PY := .venv-rasa/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: audit run test install browser services console-user ingest model shell lint unit e2e scaled nlu-eval nlu-routing core-eval chat-eval bench bench-load bench-ablation clean
+.PHONY: audit run test install browser services console-user console-unlock ingest model shell lint unit e2e scaled nlu-eval nlu-routing core-eval chat-eval bench bench-load bench-ablation clean
 
 # PROFILE=embedded (default: SQLite, one instance of each server) or PROFILE=scaled
 # (PostgreSQL, Redis, two Rasa and two action server instances behind nginx; docs/scaling.md).
@@ -43,6 +43,11 @@ services:
 console-user: install
 	$(ACT) -m assistant.console add-user $(NAME) --role $(or $(ROLE),staff)
 
+# Lift the login lockouts of an account: make console-unlock NAME=li (ADDRESS=… also lifts
+# that client address's lockout on every account; the console's log names the address).
+console-unlock: install
+	$(ACT) -m assistant.console unlock $(NAME) $(if $(ADDRESS),--address $(ADDRESS))
+
 ingest: install
 	bin/kb ingest
 
@@ -53,7 +58,7 @@ model: install
 # default 127.0.0.1:5055). Its own Rasa listens on 127.0.0.1:SHELL_PORT (default 5006) only and
 # keeps the conversation in ASSISTANT_VAR_DIR (default var/), like `make run`.
 shell: install
-	mkdir -p "$${ASSISTANT_VAR_DIR:-var}/rasa"
+	umask 077; mkdir -p "$${ASSISTANT_VAR_DIR:-var}/rasa"; \
 	ACTION_ENDPOINT_URL=http://$${ASSISTANT_HOST:-127.0.0.1}:$${ACTION_PORT:-5055}/webhook \
 	TRACKER_DB="$${ASSISTANT_VAR_DIR:-var}/rasa/tracker.db" \
 	  .venv-rasa/bin/rasa shell --endpoints endpoints.yml --model "$${ASSISTANT_MODELS_DIR:-models}" \

@@ -1,8 +1,11 @@
-"""`python -m assistant.console` serves the console; `… add-user NAME --role admin` adds staff.
+"""`python -m assistant.console` serves the console; `… add-user NAME --role admin` adds staff
+or resets an account's password (which ends every session of the account); `… unlock NAME
+[--address ADDR]` lifts the login lockouts of an account (and of one client address).
 
 The password for add-user comes from CONSOLE_PASSWORD or is asked for at the terminal.
 On start, when there are no accounts yet and CONSOLE_ADMIN_PASSWORD is set, an `admin`
-account is created with it (first run of `make run`).
+account is created with it (first run of `make run`). Both commands are audited on the
+`assistant.console` logger, as logins are.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     add = sub.add_parser("add-user", help="create or reset a staff account")
     add.add_argument("username")
     add.add_argument("--role", choices=ROLES, default="staff")
+    unlock = sub.add_parser("unlock", help="lift the login lockouts of an account")
+    unlock.add_argument("username")
+    unlock.add_argument("--address", help="also lift this client address's lockout on every "
+                                          "account (the address is in the console's log)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # No secret in the console's log: httpx logs every request's URL at INFO, and Rasa's HTTP
@@ -42,11 +49,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "add-user":
         password = accounts.password.get_secret_value() or getpass.getpass("password: ")
         try:
-            user = db.add_user(args.username, password, args.role)
+            saved = db.save_user(args.username, password, args.role)
         except ValueError as exc:
             print(f"console: {exc}", file=sys.stderr)
             return 2
-        print(f"account {user.username} ({user.role}) saved in {settings.console_db}")
+        if saved.created:
+            log.info("console: account %r (%s) created", args.username, args.role)
+        else:
+            log.warning("console: password of %r reset (role %s); %d sessions signed out, "
+                        "login lockouts of the account lifted", args.username, args.role,
+                        saved.sessions_ended)
+        print(f"account {saved.user.username} ({saved.user.role}) saved in {settings.console_db}")
+        return 0
+
+    if args.command == "unlock":
+        if db.user(args.username) is None:
+            print(f"console: no account {args.username!r} in {settings.console_db}",
+                  file=sys.stderr)
+            return 2
+        cleared = db.unlock(args.username, args.address)
+        log.warning("console: login lockouts of %r lifted%s (%d counts cleared)",
+                    args.username, f" and of {args.address}" if args.address else "", cleared)
+        print(f"account {args.username}: login lockouts lifted"
+              + (f", and those of {args.address}" if args.address else ""))
         return 0
 
     first_admin = accounts.first_admin_password.get_secret_value()

@@ -16,7 +16,10 @@
 
 Around every route, static file and error: `CsrfGuard` refuses state-changing requests from
 another origin or without the session's CSRF token (`deps.csrf_refusal`), and `SecurityHeaders`,
-outermost, adds the Content-Security-Policy and the other security headers.
+outermost, adds the Content-Security-Policy and the other security headers, and
+`Cache-Control: no-store` to every API response (sessions, conversations: nothing a browser
+or proxy should keep). `api/errors.py` makes every error a client gets a short Chinese
+`detail` without internal causes.
 
 The routes only translate between HTTP and the modules that do the work: `users` (accounts,
 sessions), `conversations` (the tracker store), `delivery` (Rasa and WeChat), `publish_jobs`
@@ -37,6 +40,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant.console.api import errors
 from assistant.console.api.deps import SAFE_METHODS, client_address, csrf_refusal
 from assistant.console.api.routes import auth, chat, conversations, knowledge_base, ops
 from assistant.console.conversations import TrackerReader
@@ -61,10 +65,12 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+API_HEADERS = {"Cache-Control": "no-store"}  # accounts, conversations: never kept in a cache
 
 
 class SecurityHeaders:
-    """Adds `SECURITY_HEADERS` to every HTTP response of the app it wraps."""
+    """Adds `SECURITY_HEADERS` to every HTTP response of the app it wraps, and `API_HEADERS`
+    to those under `API_PREFIX`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -74,10 +80,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        api = scope["path"].startswith(f"{API_PREFIX}/")
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
+                for name, value in (SECURITY_HEADERS | (API_HEADERS if api else {})).items():
                     headers[name] = value
             await send(message)
 
@@ -186,6 +194,7 @@ def create_app(settings: RuntimeSettings, kb: KnowledgeBase, db: ConsoleDatabase
     app.state.tracker = (TrackerReader.postgres(settings.scale.postgres_dsn) if settings.scaled
                          else TrackerReader.sqlite(settings.tracker_db))
     app.state.jobs = PublishJobs(kb)
+    errors.install(app)
     app.add_middleware(CsrfGuard, settings=settings)
     # The largest body any route takes: an upload and its multipart framing.
     app.add_middleware(BodySizeLimit, max_bytes=knowledge_base.MAX_UPLOAD_BYTES + 2**20)

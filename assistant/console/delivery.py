@@ -142,5 +142,5 @@ class RasaGateway:
                 await self._wechat_client.send_text(openid, part)
         except WeChatApiError as exc:
             log.error("console: WeChat delivery to %s failed: %s", openid, exc)
-            raise DeliveryError(f"已存入会话，但微信推送失败：{exc}") from exc
+            raise DeliveryError("已存入会话，但微信推送失败，请稍后再试") from exc  # cause: logged
         return "wechat"

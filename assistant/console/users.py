@@ -6,14 +6,22 @@ after `RuntimeSettings.session_hours`. A session's CSRF token is derived from it
 (`csrf_token`), so it needs no storage and a page on another origin can neither read nor
 compute it.
 
-Failed logins are counted per account name and per client address (`LoginThrottle`); the
-counts live in the same file, so a lockout holds across restarts of the console.
+Failed logins are counted per source and account, per source, and per account
+(`LoginThrottle`): a source is the client address (an IPv6 client's /64, which one client
+usually holds whole). What locks a source never locks the account for other sources, so no
+one can keep a colleague out by failing on purpose. The counts live in the same file, so a
+lockout holds across restarts of the console.
+
+A new password (a reset by `make console-user`, or staff changing their own) ends the
+account's other sessions.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import json
 import secrets
 import sqlite3
 import time
@@ -21,6 +29,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from knowledge.paths import private_dir, private_file
 
 ROLES = ("staff", "admin")  # admin alone uploads and publishes documents
 MIN_PASSWORD_CHARS = 8
@@ -54,12 +64,23 @@ class StaffUser:
 
 @dataclass(frozen=True)
 class LoginThrottle:
-    """When failed logins lock an account name or a client address out.
+    """When failed logins lock a source out, for one account or for all.
 
-    `max_failures` failures within `window_seconds` lock the key for `first_lockout_seconds`;
-    after that every further failure locks it again for twice as long as the time before (up
-    to `max_lockout_seconds`), until a successful login or `forget_seconds` without a failure.
-    While a key is locked every attempt is refused before its password is looked at.
+    Failures are counted under three keys. Two lock a source (a client address, or an IPv6
+    /64): its failures on one account, and its failures on any account. `max_failures`
+    failures within `window_seconds` lock the key for `first_lockout_seconds`; after that
+    every further failure locks it again for twice as long as the time before (up to
+    `max_lockout_seconds`), until a successful login or `forget_seconds` without a failure.
+
+    The third counts an account's failures from every source, against guessing spread over
+    many sources: `account_max_failures` within `account_window_seconds` guard the account,
+    with the same growing lockouts. A guarded account refuses only the sources that failed on
+    it (within `forget_seconds`); a source without failures still signs in, so the guard locks
+    no one out. One source cannot guard an account either: its own limits keep it below
+    `account_max_failures` in any window (`test_users.py` measures it).
+
+    While a key that applies is locked, every attempt is refused before its password is looked
+    at.
     """
 
     max_failures: int = 5
@@ -67,10 +88,18 @@ class LoginThrottle:
     first_lockout_seconds: float = 60
     max_lockout_seconds: float = 60 * 60
     forget_seconds: float = 24 * 60 * 60
+    account_max_failures: int = 20
+    account_window_seconds: float = 60 * 60
 
     def lockout_seconds(self, lockouts: int) -> float:
         return min(self.first_lockout_seconds * 2.0 ** min(lockouts - 1, 32),
                    self.max_lockout_seconds)
+
+    @property
+    def for_accounts(self) -> LoginThrottle:
+        """The policy of the per-account count: its own ceiling and window."""
+        return replace(self, max_failures=self.account_max_failures,
+                       window_seconds=self.account_window_seconds)
 
 
 @dataclass(frozen=True)
@@ -92,6 +121,30 @@ class _Failures:
                              self.locked_until, now)
         return _Failures(0, now, lockouts + 1, now + policy.lockout_seconds(lockouts + 1), now)
 
+    def failed_since(self, since: float) -> bool:
+        return self.last_failure > 0 and self.last_failure >= since
+
+    def forgiven(self, counted: _Counted, keep_history: bool) -> _Failures:
+        """Without one failure that turned out a success: the lockout it set, if no other
+        failure has set one since, goes back to what it was before."""
+        unchanged = self.locked_until == counted.locked_until
+        return replace(self, failures=max(self.failures - 1, 0),
+                       lockouts=self.lockouts if keep_history else 0,
+                       locked_until=counted.locked_before if unchanged else self.locked_until)
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """One key an attempt was counted under, and its lockout before and after."""
+
+    key: str
+    locked_before: float
+    locked_until: float
+
+
+# What a lockout applies to, as `LoginAttempt.locked` and `.refused_by` name it.
+PAIR, SOURCE, ACCOUNT = "source and account", "source", "account"
+
 
 @dataclass(frozen=True)
 class LoginAttempt:
@@ -101,13 +154,23 @@ class LoginAttempt:
     username: str
     address: str
     retry_after: float = 0.0  # > 0: refused unchecked, locked for this many more seconds
-    locked: tuple[str, ...] = ()  # "account", "address": what this attempt locks if it fails
+    refused_by: str = ""  # PAIR, SOURCE or ACCOUNT: the lockout that refused it
+    locked: tuple[str, ...] = ()  # PAIR, SOURCE, ACCOUNT: what this attempt locks if it fails
     lockout_seconds: float = 0.0
-    counted: tuple[tuple[str, float], ...] = ()  # (key, locked_until it set) per key
+    counted: tuple[_Counted, ...] = ()  # PAIR, SOURCE, ACCOUNT
 
     @property
     def refused(self) -> bool:
         return self.retry_after > 0
+
+
+@dataclass(frozen=True)
+class SavedAccount:
+    """What `ConsoleDatabase.save_user` did: for the audit line of the command."""
+
+    user: StaffUser
+    created: bool
+    sessions_ended: int
 
 
 def csrf_token(session_token: str) -> str:
@@ -123,12 +186,40 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def source_of(address: str) -> str:
+    """The source failures are counted for: the address, an IPv6 client's /64 (a client
+    usually holds a whole /64 and could otherwise take a new address for every guess)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _account_key(username: str) -> str:
     return f"account:{username}"
 
 
-def _address_key(address: str) -> str:
-    return f"address:{address}"
+def _source_key(source: str) -> str:
+    return f"address:{source}"
+
+
+def _pair_key(source: str, username: str) -> str:
+    return "pair:" + json.dumps([username, source])
+
+
+def _pairs_of(username: str) -> str:
+    """The prefix every `_pair_key` of this account starts with (JSON: unambiguous)."""
+    return "pair:" + json.dumps([username])[:-1] + ", "
+
+
+def _check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ValueError(f"password needs at least {MIN_PASSWORD_CHARS} characters")
 
 
 class ConsoleDatabase:
@@ -141,7 +232,10 @@ class ConsoleDatabase:
         self.session_seconds = session_hours * 3600
         self.throttle = throttle or LoginThrottle()
         self._clock = clock
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Accounts and sessions: the owner's only, whatever the umask of the command that
+        # creates the file (`make console-user` runs without the supervisor's).
+        private_dir(path.parent)
+        private_file(path)
         with self._db() as db:
             db.executescript(SCHEMA)
 
@@ -172,19 +266,42 @@ class ConsoleDatabase:
 
     # users
     def add_user(self, username: str, password: str, role: str = "staff") -> StaffUser:
+        return self.save_user(username, password, role).user
+
+    def save_user(self, username: str, password: str, role: str = "staff") -> SavedAccount:
+        """Creates the account, or resets its password and role. A reset ends every session of
+        the account (whoever knew the old password may hold one) and lifts its lockouts."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
         if not username.strip():
             raise ValueError("username must not be empty")
-        if len(password) < MIN_PASSWORD_CHARS:
-            raise ValueError(f"password needs at least {MIN_PASSWORD_CHARS} characters")
+        _check_new_password(password)
         salt = secrets.token_bytes(16)
-        with self._db() as db:
+        with self._write() as db:
+            created = db.execute("SELECT 1 FROM users WHERE username = ?",
+                                 (username,)).fetchone() is None
             db.execute("INSERT OR REPLACE INTO users VALUES (?, ?, ?, ?, ?)",
                        (username, role, salt, _hash(password, salt), self._clock()))
-            # A new password lifts a lockout of the account (not of any address).
-            db.execute("DELETE FROM login_throttle WHERE key = ?", (_account_key(username),))
-        return StaffUser(username, role)
+            ended = db.execute("DELETE FROM sessions WHERE username = ?", (username,)).rowcount
+            self._unlock_account(db, username)
+        return SavedAccount(StaffUser(username, role), created, ended)
+
+    def change_password(self, username: str, password: str, keep_session: str) -> int:
+        """Staff changing their own password: every other session of theirs ends, the one
+        they changed it from goes on. Returns how many ended."""
+        _check_new_password(password)
+        salt = secrets.token_bytes(16)
+        with self._write() as db:
+            db.execute("UPDATE users SET salt = ?, hash = ? WHERE username = ?",
+                       (salt, _hash(password, salt), username))
+            ended = self._close_other_sessions(db, username, keep_session)
+            self._unlock_account(db, username)
+        return ended
+
+    def user(self, username: str) -> StaffUser | None:
+        with self._db() as db:
+            row = db.execute("SELECT role FROM users WHERE username = ?", (username,)).fetchone()
+        return StaffUser(username, row[0]) if row else None
 
     def has_users(self) -> bool:
         with self._db() as db:
@@ -203,38 +320,64 @@ class ConsoleDatabase:
 
     # login throttling
     def begin_login(self, username: str, address: str) -> LoginAttempt:
-        """Refuses the attempt while the account or the address is locked; otherwise counts it
-        as a failure of both until `login_succeeded` says otherwise."""
-        keys = (_account_key(username), _address_key(address))
+        """Refuses the attempt while a lockout applies to its source (see `LoginThrottle`);
+        otherwise counts it as a failure under every key until `login_succeeded` says
+        otherwise."""
+        source = source_of(address)
+        policy = self.throttle
+        keys = {PAIR: _pair_key(source, username), SOURCE: _source_key(source),
+                ACCOUNT: _account_key(username)}
+        policies = {PAIR: policy, SOURCE: policy, ACCOUNT: policy.for_accounts}
         now = self._clock()
         with self._write() as db:
-            rows = {key: self._failures(db, key) for key in keys}
-            wait = max(row.locked_until for row in rows.values()) - now
-            if wait > 0:
-                return LoginAttempt(username, address, retry_after=wait)
+            rows = {kind: self._failures(db, key) for kind, key in keys.items()}
+            applies = dict(rows)
+            if not rows[PAIR].failed_since(now - policy.forget_seconds):
+                del applies[ACCOUNT]  # a guarded account still lets a clean source in
+            refused_by, row = max(applies.items(), key=lambda item: item[1].locked_until)
+            if row.locked_until > now:
+                return LoginAttempt(username, address, retry_after=row.locked_until - now,
+                                    refused_by=refused_by)
             counted, locked, seconds = [], [], 0.0
-            for key, row in rows.items():
-                after = row.after_failure(now, self.throttle)
+            for kind, key in keys.items():
+                after = rows[kind].after_failure(now, policies[kind])
                 self._store(db, key, after)
-                counted.append((key, after.locked_until))
+                counted.append(_Counted(key, rows[kind].locked_until, after.locked_until))
                 if after.locked_until > now:
-                    locked.append(key.split(":", 1)[0])
+                    locked.append(kind)
                     seconds = max(seconds, after.locked_until - now)
             db.execute("DELETE FROM login_throttle WHERE last_failure < ? AND locked_until < ?",
-                       (now - self.throttle.forget_seconds, now))
+                       (now - policy.forget_seconds, now))
         return LoginAttempt(username, address, locked=tuple(locked), lockout_seconds=seconds,
                             counted=tuple(counted))
 
     def login_succeeded(self, attempt: LoginAttempt) -> None:
-        """The password was right: the account starts afresh, and the address loses the
-        failure counted for this attempt, any lockout it set, and its lockout history."""
-        (account, _), (address, lock_it_set) = attempt.counted
+        """The password was right: the source starts afresh on this account, and loses the
+        failure counted for this attempt, any lockout it set and its lockout history; the
+        account loses this attempt's failure and the lockout it set (a guard against other
+        sources stays)."""
+        pair, source, account = attempt.counted
         with self._write() as db:
-            db.execute("DELETE FROM login_throttle WHERE key = ?", (account,))
-            row = self._failures(db, address)
-            self._store(db, address, replace(
-                row, failures=max(row.failures - 1, 0), lockouts=0,
-                locked_until=0.0 if row.locked_until == lock_it_set else row.locked_until))
+            db.execute("DELETE FROM login_throttle WHERE key = ?", (pair.key,))
+            self._store(db, source.key, self._failures(db, source.key).forgiven(source, False))
+            self._store(db, account.key, self._failures(db, account.key).forgiven(account, True))
+
+    def unlock(self, username: str, address: str | None = None) -> int:
+        """What an administrator lifts (`python -m assistant.console unlock`): the account's
+        guard and every source's lockout on it, and with `address` that source's lockout on
+        every account. Returns how many counts were cleared."""
+        with self._write() as db:
+            cleared = self._unlock_account(db, username)
+            if address:
+                cleared += db.execute("DELETE FROM login_throttle WHERE key = ?",
+                                      (_source_key(source_of(address)),)).rowcount
+        return cleared
+
+    @staticmethod
+    def _unlock_account(db: sqlite3.Connection, username: str) -> int:
+        prefix = _pairs_of(username)
+        return db.execute("DELETE FROM login_throttle WHERE key = ? OR substr(key, 1, ?) = ?",
+                          (_account_key(username), len(prefix), prefix)).rowcount
 
     @staticmethod
     def _failures(db: sqlite3.Connection, key: str) -> _Failures:
@@ -273,6 +416,16 @@ class ConsoleDatabase:
     def close_session(self, token: str) -> None:
         with self._db() as db:
             db.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
+
+    def close_other_sessions(self, username: str, keep_session: str) -> int:
+        """Signs the account out everywhere but `keep_session`; returns how many ended."""
+        with self._write() as db:
+            return self._close_other_sessions(db, username, keep_session)
+
+    @staticmethod
+    def _close_other_sessions(db: sqlite3.Connection, username: str, keep: str) -> int:
+        return db.execute("DELETE FROM sessions WHERE username = ? AND token_hash != ?",
+                          (username, _token_hash(keep))).rowcount
 
     # review queue
     def resolve(self, sender_id: str, item_key: str, user: StaffUser) -> None:

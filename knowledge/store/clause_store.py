@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from knowledge.models import Clause, DocumentInfo, ParsedDocument, Passage
+from knowledge.paths import private_dir, private_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -80,7 +81,9 @@ class ClauseStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Drafts and every version: the owner's only (`make ingest` runs without a umask).
+        private_dir(self.path.parent)
+        private_file(self.path)
         with self._connect() as db:
             db.executescript(_SCHEMA)
             for table, columns in _ADDED_COLUMNS.items():  # stores made by older releases

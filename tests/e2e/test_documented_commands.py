@@ -100,6 +100,7 @@ COMMANDS: dict[str, str] = {
     # docs/console.md
     ".venv-actions/bin/python -m assistant.console": "test_console_alone",
     "make console-user NAME=…": "test_make_console_user",
+    "make console-unlock NAME=li": "test_make_console_user",
     # docs/console.md (REST clients: the outbox), docs/wechat.md
     "curl -si localhost:5005/webhooks/rest/webhook -H 'Content-Type: application/json' -d "
     "'{\"sender\": \"owner-1\", \"message\": \"转人工\"}'": "test_rest_outbox_curl",
@@ -473,6 +474,7 @@ def _console_chain(bg: Background) -> None:
 
     bg.step("console-user-li", lambda: add("make console-user NAME=li"))
     bg.step("console-user-wang", lambda: add("make console-user NAME=wang ROLE=admin"))
+    bg.step("console-unlock-li", lambda: add("make console-unlock NAME=li"))
     bg.step("console-users", lambda: (var / "console" / "console.db", password))
     _, home = bg.result("ingest")
     bg.step("console-alone", lambda: _console_alone(var, home))
@@ -828,12 +830,14 @@ def test_make_run(background: Background) -> None:
 
 def test_make_console_user(background: Background) -> None:
     """README/docs/console.md: a staff and an admin account, password from CONSOLE_PASSWORD,
-    in the console database of ASSISTANT_VAR_DIR."""
+    in the console database of ASSISTANT_VAR_DIR; an account's lockouts lifted."""
     li = _ok(background.result("console-user-li"))
     wang = _ok(background.result("console-user-wang"))
+    unlocked = _ok(background.result("console-unlock-li"))
     path, password = background.result("console-users")
     assert f"account li (staff) saved in {path}" in li.stdout
     assert f"account wang (admin) saved in {path}" in wang.stdout
+    assert "account li: login lockouts lifted" in unlocked.stdout
     db = ConsoleDatabase(path)
     assert [(u.username, u.role) for u in (db.check_password("li", password),
                                            db.check_password("wang", password))] == [

@@ -124,9 +124,13 @@ def test_console_is_ready_only_while_rasa_answers(
 ) -> None:
     kb = KnowledgeBase(KnowledgeSettings(home=kb_home))
     db = ConsoleDatabase(tmp_path / "console.db")
+    db.add_user("ops", "ops-password", "staff")
+    login = {"username": "ops", "password": "ops-password"}
     app = create_app(assistant.settings, kb, db, RasaGateway(assistant.settings))
     with TestClient(app) as console:
-        resp = console.get("/api/ready")
+        assert console.get("/api/ready").json() == {"ready": True}  # anonymous: up or down
+        assert console.post("/api/login", json=login).status_code == 200
+        resp = console.get("/api/ready")  # staff: each check
         assert resp.status_code == 200, resp.text
         assert {n: c["status"] for n, c in resp.json()["checks"].items()} == {
             "database": "ok", "rasa": "ok"}
@@ -135,6 +139,8 @@ def test_console_is_ready_only_while_rasa_answers(
     nowhere = assistant.settings.model_copy(update={"rasa_port": free_port()})  # nothing listens there
     app = create_app(nowhere, kb, db, RasaGateway(nowhere))
     with TestClient(app) as console:
+        assert console.get("/api/ready").status_code == 503
+        assert console.post("/api/login", json=login).status_code == 200
         resp = console.get("/api/ready")
         assert resp.status_code == 503
         body = resp.json()

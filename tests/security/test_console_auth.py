@@ -9,6 +9,9 @@ starts it) to see headers and cookies exactly as a browser gets them. None needs
 from __future__ import annotations
 
 import logging
+import os
+import re
+import subprocess
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +25,7 @@ from fastapi.testclient import TestClient
 
 from assistant.console.app import create_app
 from assistant.console.delivery import RasaGateway
-from assistant.console.users import ConsoleDatabase
+from assistant.console.users import ConsoleDatabase, LoginThrottle
 from assistant.scaleout.ports import free_port
 from assistant.servers import ServerProcess, console_server
 from assistant.settings import RuntimeSettings
@@ -125,8 +128,8 @@ def test_lockouts_grow_and_are_kept_in_the_console_database_across_restarts(
     assert second.status_code == 429 and int(second.headers["Retry-After"]) > first_wait
 
     restarted = console_app(settings, ConsoleDatabase(settings.console_db, clock=clock))
-    with TestClient(restarted, client=("192.0.2.99", 40000)) as fresh:
-        assert login(fresh, "li", PASSWORD).status_code == 429
+    with TestClient(restarted, client=("192.0.2.10", 40000)) as same_source:
+        assert login(same_source, "li", PASSWORD).status_code == 429
 
 
 def test_one_address_trying_many_accounts_is_locked_out(app: FastAPI) -> None:
@@ -241,21 +244,34 @@ class _InlineFinder(HTMLParser):
             self.found.append(f"{tag} href=javascript:")
 
 
-@pytest.fixture(scope="module")
-def served_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    var = tmp_path_factory.mktemp("served-var")
+SERVED_USERS = ("li", "zhou", "wu", "sun", "qian", "zheng", "feng")
+
+
+def serve_console(var: Path, env: dict[str, str] | None = None) -> Iterator[RuntimeSettings]:
+    """The real console process, as `make run` starts it, over a console database in `var`."""
     settings = RuntimeSettings().model_copy(update={
         "var_dir": var, "console_port": free_port(), "rasa_port": free_port()})
     served_db = ConsoleDatabase(settings.console_db)
-    served_db.add_user("li", PASSWORD, "staff")
-    served_db.add_user("zhou", PASSWORD, "staff")
-    server: ServerProcess = console_server(settings, env={"KB_HOME": str(var / "kb")})
+    for name in SERVED_USERS:
+        served_db.add_user(name, PASSWORD, "staff")
+    server: ServerProcess = console_server(settings, env={"KB_HOME": str(var / "kb"),
+                                                          **(env or {})})
     server.start()
     try:
         server.wait_healthy(120)
-        yield settings.console_url
+        yield settings
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def served_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeSettings]:
+    yield from serve_console(tmp_path_factory.mktemp("served-var"))
+
+
+@pytest.fixture(scope="module")
+def served_console(served_settings: RuntimeSettings) -> str:
+    return served_settings.console_url
 
 
 def test_the_served_console_sends_security_headers_on_every_response(
@@ -275,6 +291,8 @@ def test_the_served_console_sends_security_headers_on_every_response(
             200, 200, 200, 404, 200, 200, 401, 404, 401, 422, 403]
         for resp in responses:
             assert_security_headers(resp)
+            if resp.request.url.path.startswith("/api/"):
+                assert resp.headers.get("Cache-Control") == "no-store", resp.request.url
 
     finder = _InlineFinder()
     finder.feed(page.text)
@@ -300,16 +318,113 @@ def test_the_served_console_throttles_by_the_client_address_its_proxy_reports(
         assert ok.status_code == 200
 
 
-def test_parallel_guesses_at_the_served_console_get_five_answers_at_most(
+def test_parallel_guesses_from_one_source_at_the_served_console_get_five_answers_at_most(
         served_console: str) -> None:
     def guess(n: int) -> int:
         with httpx.Client(base_url=served_console, timeout=60) as http:
             return http.post("/api/login", json={"username": "zhou", "password": f"guess-{n}"},
-                             headers={"X-Forwarded-For": f"203.0.113.{100 + n}"}).status_code
+                             headers={"X-Forwarded-For": "203.0.113.99"}).status_code
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         statuses = list(pool.map(guess, range(16)))
     assert sorted(statuses) == [401] * 5 + [429] * 11
+
+
+# -- second pass, 6: no source can keep an account locked for the others ---------------------
+def test_failures_from_one_source_do_not_stop_a_right_login_from_another(
+        served_console: str) -> None:
+    """Over HTTP, through the real console process and the proxy address it trusts."""
+    attacker, colleague = {"X-Forwarded-For": "203.0.113.50"}, {"X-Forwarded-For": "198.51.100.2"}
+    with httpx.Client(base_url=served_console, timeout=30) as http:
+        for _ in range(8):
+            http.post("/api/login", json={"username": "wu", "password": "wrong-password"},
+                      headers=attacker)
+        ok = http.post("/api/login", json={"username": "wu", "password": PASSWORD},
+                       headers=colleague)
+        assert ok.status_code == 200, ok.text
+        still = http.post("/api/login", json={"username": "wu", "password": PASSWORD},
+                          headers=attacker)
+        assert still.status_code == 429 and int(still.headers["Retry-After"]) > 0
+
+
+def test_one_failure_an_hour_does_not_keep_admin_out(app: FastAPI, clock: Clock) -> None:
+    """The finding: after the first lockouts, one request an hour kept `admin` locked."""
+    attacker = TestClient(app, client=("198.51.100.66", 40000))
+    admin = TestClient(app, client=("192.0.2.10", 40000))
+    for _ in range(6):
+        login(attacker, "boss", "wrong-password")
+    for _hour in range(12):
+        clock.now += 3600 + 1
+        login(attacker, "boss", "wrong-password")
+        assert login(attacker, "boss", ADMIN_PASSWORD).status_code == 429  # still throttled
+        assert login(admin, "boss", ADMIN_PASSWORD).status_code == 200, _hour
+
+
+def test_distributed_guesses_guard_the_account_against_every_source_that_failed(
+        served_console: str) -> None:
+    """Many sources guessing one account in parallel: each new source gets its guess (so no
+    source can lock the account for the others), but once the account's ceiling is reached no
+    source that failed on it gets another, and the count is not overtaken by parallel
+    requests. A source with no failure still signs in."""
+    sources = LoginThrottle().account_max_failures + 5
+
+    def guess(n: int) -> int:
+        with httpx.Client(base_url=served_console, timeout=60) as http:
+            return http.post("/api/login", json={"username": "zheng", "password": f"guess-{n}"},
+                             headers={"X-Forwarded-For": f"203.0.113.{100 + n}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(guess, range(sources))) == [401] * sources
+        assert list(pool.map(guess, range(sources))) == [429] * sources
+    with httpx.Client(base_url=served_console, timeout=30) as http:
+        ok = http.post("/api/login", json={"username": "zheng", "password": PASSWORD},
+                       headers={"X-Forwarded-For": "198.51.100.3"})
+        assert ok.status_code == 200, ok.text
+
+
+def test_the_console_takes_no_forwarded_address_from_an_untrusted_peer(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """With a proxy configured elsewhere (FORWARDED_ALLOW_IPS), a client on loopback cannot
+    pick its address: every failure counts against its real one."""
+    served = serve_console(tmp_path_factory.mktemp("untrusted-var"),
+                           env={"FORWARDED_ALLOW_IPS": "192.0.2.254"})
+    settings = next(served)
+    try:
+        with httpx.Client(base_url=settings.console_url, timeout=30) as http:
+            for n in range(5):
+                http.post("/api/login", json={"username": f"ghost-{n}", "password": "x"},
+                          headers={"X-Forwarded-For": f"203.0.113.{n}"})
+            refused = http.post("/api/login", json={"username": "li", "password": PASSWORD},
+                                headers={"X-Forwarded-For": "203.0.113.200"})
+            assert refused.status_code == 429
+    finally:
+        served.close()
+
+
+def test_administrators_unlock_an_account_from_the_command_line(
+        served_settings: RuntimeSettings) -> None:
+    source = {"X-Forwarded-For": "203.0.113.60"}
+    with httpx.Client(base_url=served_settings.console_url, timeout=30) as http:
+        for _ in range(6):
+            http.post("/api/login", json={"username": "feng", "password": "wrong-password"},
+                      headers=source)
+        body = {"username": "feng", "password": PASSWORD}
+        assert http.post("/api/login", json=body, headers=source).status_code == 429
+        done = console_command(served_settings, "unlock", "feng", "--address", "203.0.113.60")
+        assert done.returncode == 0, done.stderr
+        assert "feng" in done.stdout
+        assert http.post("/api/login", json=body, headers=source).status_code == 200
+    assert console_command(served_settings, "unlock", "nobody").returncode != 0
+
+
+def console_command(settings: RuntimeSettings, *args: str,
+                    password: str = "") -> subprocess.CompletedProcess[str]:
+    """`python -m assistant.console …` (what the Makefile targets run) against `settings`."""
+    env = {**os.environ, "ASSISTANT_VAR_DIR": str(settings.var_dir),
+           "PYTHONPATH": str(settings.root), "CONSOLE_PASSWORD": password}
+    return subprocess.run([str(settings.actions_python), "-m", "assistant.console", *args],
+                          env=env, capture_output=True, text=True, timeout=120,
+                          cwd=settings.root)
 
 
 def _session_cookie(resp: httpx.Response) -> list[str]:
@@ -355,3 +470,147 @@ def test_server_errors_carry_the_headers_too(app: FastAPI) -> None:
         resp = client.get("/api/broken")
         assert resp.status_code == 500
         assert_security_headers(resp)
+
+
+# -- second pass, 5: a password reset or change ends the account's sessions -------------------
+def served_login(url: str, user: str, password: str = PASSWORD) -> tuple[httpx.Client, str]:
+    """A browser of its own, signed in: its client (with the cookie) and its CSRF token."""
+    http = httpx.Client(base_url=url, timeout=30)
+    resp = http.post("/api/login", json={"username": user, "password": password},
+                     headers={"Origin": url})
+    assert resp.status_code == 200, resp.text
+    return http, resp.headers[CSRF_HEADER]
+
+
+def console_log(settings: RuntimeSettings) -> str:
+    return (settings.log_dir / "console.log").read_text(encoding="utf-8", errors="replace")
+
+
+def test_a_password_reset_from_the_command_line_ends_every_session_of_the_account(
+        served_settings: RuntimeSettings) -> None:
+    url = served_settings.console_url
+    (first, _), (second, _) = served_login(url, "sun"), served_login(url, "sun")
+    bystander, _ = served_login(url, "li")
+    assert first.get("/api/me").status_code == second.get("/api/me").status_code == 200
+    new_password = f"reset-{uuid.uuid4().hex[:8]}"
+    done = console_command(served_settings, "add-user", "sun", password=new_password)
+    assert done.returncode == 0, done.stderr
+    assert first.get("/api/me").status_code == 401
+    assert second.get("/api/me").status_code == 401
+    assert bystander.get("/api/me").status_code == 200  # another account's session stays
+    with httpx.Client(base_url=url, timeout=30) as http:
+        assert http.post("/api/login", json={"username": "sun", "password": PASSWORD}
+                         ).status_code == 401
+        assert http.post("/api/login", json={"username": "sun", "password": new_password}
+                         ).status_code == 200
+    assert new_password not in done.stdout + done.stderr
+    assert "'sun'" in done.stderr and "session" in done.stderr  # audited on the terminal
+
+
+def test_staff_change_their_own_password_and_their_other_sessions_end(
+        served_settings: RuntimeSettings) -> None:
+    url = served_settings.console_url
+    (here, token), (elsewhere, _) = served_login(url, "qian"), served_login(url, "qian")
+    new_password = f"changed-{uuid.uuid4().hex[:8]}"
+    change = {"current_password": PASSWORD, "new_password": new_password}
+    own = {"Origin": url, CSRF_HEADER: token}
+    assert here.post("/api/password", json=change, headers={"Origin": url}
+                     ).status_code == 403  # no CSRF token
+    wrong = here.post("/api/password", json={**change, "current_password": "wrong-password"},
+                      headers=own)
+    assert wrong.status_code == 403 and "当前密码" in wrong.json()["detail"]
+    short = here.post("/api/password", json={**change, "new_password": "short"}, headers=own)
+    assert short.status_code in (400, 422) and "8" in short.json()["detail"]
+    assert elsewhere.get("/api/me").status_code == 200  # refused changes changed nothing
+
+    done = here.post("/api/password", json=change, headers=own)
+    assert done.status_code == 200, done.text
+    assert here.get("/api/me").status_code == 200  # this session goes on
+    assert elsewhere.get("/api/me").status_code == 401  # every other one ended
+    with httpx.Client(base_url=url, timeout=30) as http:
+        assert http.post("/api/login", json={"username": "qian", "password": PASSWORD}
+                         ).status_code == 401
+        assert http.post("/api/login", json={"username": "qian", "password": new_password}
+                         ).status_code == 200
+    logged = console_log(served_settings)
+    assert "'qian' changed their password" in logged and new_password not in logged
+
+
+def test_staff_sign_out_their_other_sessions(served_settings: RuntimeSettings) -> None:
+    url = served_settings.console_url
+    (here, token), (phone, _) = served_login(url, "li"), served_login(url, "li")
+    (tablet, _), (colleague, _) = served_login(url, "li"), served_login(url, "zhou")
+    assert here.post("/api/logout-others", headers={"Origin": url}).status_code == 403
+    done = here.post("/api/logout-others", headers={"Origin": url, CSRF_HEADER: token})
+    assert done.status_code == 200, done.text
+    assert done.json()["signed_out"] >= 2
+    assert here.get("/api/me").status_code == 200
+    assert phone.get("/api/me").status_code == tablet.get("/api/me").status_code == 401
+    assert colleague.get("/api/me").status_code == 200
+    assert "'li' signed out" in console_log(served_settings)
+
+
+def test_wrong_current_passwords_are_throttled_like_logins(client: TestClient) -> None:
+    token = logged_in(client)
+    for _ in range(5):
+        client.post("/api/password", json={"current_password": "wrong-password",
+                                           "new_password": "a-new-password"},
+                    headers={CSRF_HEADER: token})
+    refused = client.post("/api/password", json={"current_password": PASSWORD,
+                                                 "new_password": "a-new-password"},
+                          headers={CSRF_HEADER: token})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+
+
+# -- second pass, 11: small leaks ----------------------------------------------------------------
+def test_anonymous_callers_learn_only_whether_the_console_is_up(
+        served_settings: RuntimeSettings) -> None:
+    url = served_settings.console_url
+    with httpx.Client(base_url=url, timeout=30) as http:
+        health, ready = http.get("/api/health"), http.get("/api/ready")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    assert ready.status_code == 503 and ready.json() == {"ready": False}  # no Rasa behind it
+    staff, _ = served_login(url, "zhou")
+    details = staff.get("/api/health").json()
+    assert details["status"] == "ok" and details["rasa"] == served_settings.rasa_url
+    checks = staff.get("/api/ready").json()["checks"]
+    assert checks["rasa"]["status"] == "failed" and checks["database"]["status"] == "ok"
+
+
+def _is_plain_chinese(detail: object) -> bool:
+    """Chinese, and without English words, paths or commands (a unit like "MB" may stay)."""
+    return (isinstance(detail, str) and re.search(r"[\u4e00-\u9fff]", detail) is not None
+            and re.search(r"[A-Za-z]{3,}|/|--", detail) is None)
+
+
+def test_every_error_a_client_gets_from_the_console_is_chinese_without_internal_hints(
+        served_console: str) -> None:
+    staff, token = served_login(served_console, "zhou")
+    own = {"Origin": served_console, CSRF_HEADER: token}
+    with httpx.Client(base_url=served_console, timeout=30) as http:
+        errors = [
+            http.get("/no-such-page"), http.get("/api/no-such-route"),
+            http.get("/static/missing.js"), http.get("/api/login"),
+            http.post("/api/login", json={}), http.post("/api/login", content=b"not json"),
+            http.get("/api/kb/documents"),
+            staff.get("/api/kb/documents/no-such-document/diff", params={"old": "1", "new": "2"}),
+            staff.get("/api/kb/documents/no-such-document/diff"),
+            staff.get("/api/kb/jobs/no-such-job"),
+            staff.post("/api/kb/publish", json={"doc_id": "x", "version": "1"}, headers=own),
+        ]
+    statuses = [r.status_code for r in errors]
+    assert statuses == [404, 404, 404, 405, 422, 422, 401, 404, 422, 404, 403], statuses
+    for resp in errors:
+        detail = resp.json().get("detail")
+        assert _is_plain_chinese(detail), (resp.request.url, resp.status_code, detail)
+
+
+def test_a_server_error_reaches_the_client_in_chinese_without_the_cause(app: FastAPI) -> None:
+    def broken() -> None:
+        raise RuntimeError("boom at /srv/secret/path")
+
+    app.add_api_route("/api/broken", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        resp = client.get("/api/broken")
+    assert resp.status_code == 500 and _is_plain_chinese(resp.json()["detail"])
+    assert resp.headers.get("Cache-Control") == "no-store"

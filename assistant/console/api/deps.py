@@ -72,6 +72,11 @@ def current_user(request: Request, db: Db) -> StaffUser:
     return user
 
 
+def optional_user(request: Request, db: Db) -> StaffUser | None:
+    """The signed-in staff member, or None: for routes that tell staff more than others."""
+    return db.session_user(request.cookies.get(SESSION_COOKIE, ""))
+
+
 def admin_user(user: Annotated[StaffUser, Depends(current_user)]) -> StaffUser:
     if not user.is_admin:
         raise HTTPException(403, "只有管理员可以上传和发布文件")
@@ -79,6 +84,7 @@ def admin_user(user: Annotated[StaffUser, Depends(current_user)]) -> StaffUser:
 
 
 Staff = Annotated[StaffUser, Depends(current_user)]
+MaybeStaff = Annotated[StaffUser | None, Depends(optional_user)]
 Admin = Annotated[StaffUser, Depends(admin_user)]
 
 

@@ -70,7 +70,7 @@ $("#login-form").addEventListener("submit", async (ev) => {
 $("#logout").addEventListener("click", async () => { await api("/api/logout", { json: {} }); csrfToken = ""; showLogin(); });
 
 // -- tabs ----------------------------------------------------------------------------------
-const loaders = { queue: loadQueue, conversations: loadConversations, kb: loadDocuments, chat: async () => {} };
+const loaders = { queue: loadQueue, conversations: loadConversations, kb: loadDocuments, chat: async () => {}, account: async () => {} };
 function showTab(name) {
   document.querySelectorAll(".tab").forEach((t) => { t.hidden = t.id !== `tab-${name}`; });
   document.querySelectorAll("header nav button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
@@ -249,3 +249,29 @@ $("#upload-form").addEventListener("submit", async (ev) => {
 });
 
 start().then(() => { if ($("#main-view").hidden) showLogin(); });
+
+// -- account: own password, other sessions -------------------------------------------------
+function say(node, cls, text) { node.className = cls; node.textContent = text; }
+
+$("#password-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const result = $("#password-result");
+  say(result, "", "");
+  const next = $("#password-new").value;
+  if (next !== $("#password-again").value) { say(result, "error", "两次输入的新密码不一致"); return; }
+  $("#password-submit").disabled = true;
+  try {
+    const r = await api("/api/password", { json: { current_password: $("#password-current").value, new_password: next } });
+    ev.target.reset();
+    say(result, "ok", r.signed_out ? `密码已修改，其他设备上的 ${r.signed_out} 处登录已退出` : "密码已修改");
+  } catch (err) { say(result, "error", err.message); }
+  finally { $("#password-submit").disabled = false; }
+});
+
+$("#logout-others").addEventListener("click", async () => {
+  const result = $("#logout-others-result");
+  try {
+    const r = await api("/api/logout-others", { json: {} });
+    say(result, "ok", r.signed_out ? `已退出其他设备上的 ${r.signed_out} 处登录` : "没有其他设备上的登录");
+  } catch (err) { say(result, "error", err.message); }
+});

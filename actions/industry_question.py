@@ -32,8 +32,12 @@ def industry_asked_about(text: str) -> tuple[str | None, dict[str, Any]]:
     if not is_question(text):
         return None, {}
     classification = eligibility_engine().classify_industry(text)
-    facts = profile_extractor().read(text, "industry", classification).facts
+    extractor = profile_extractor()
+    facts = extractor.read(text, "industry", classification).facts
     description = facts.pop("industry", None)
+    if description is not None and classification.unknown and \
+            not extractor.describes_business(description):
+        description = None  # "帮我看看能享受什么，评估一下": no business named
     if description in (None, UNKNOWN) and not classification.unknown:
         # "ＡＩ算法公司也在优先保障里吗": one clause, both question and description
         description = "、".join(dict.fromkeys(

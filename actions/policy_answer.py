@@ -26,6 +26,7 @@ from conversation.slots import (
     LAST_CITATIONS,
     LAST_QUESTION,
     LAST_RETRIEVAL,
+    NEEDS_HUMAN,
 )
 from knowledge.models import KnowledgeBaseUnavailable
 from knowledge.retrieval.answering import (
@@ -195,6 +196,11 @@ class ActionAnswerPolicyQuestion(Action):
             return [*events, SlotSet(HUMAN_OFFERED, True), SlotSet(FALLBACK_COUNT, 0),
                     SlotSet(LAST_CITATIONS, [])]
 
+        if tracker.get_slot(NEEDS_HUMAN):
+            # Already handed over: a person will read this; no "please rephrase" in between.
+            dispatcher.utter_message(response="utter_waiting_for_human")
+            return [*events, SlotSet(HUMAN_OFFERED, False), SlotSet(FALLBACK_COUNT, 0),
+                    SlotSet(LAST_CITATIONS, [])]
         misses = int(tracker.get_slot(FALLBACK_COUNT) or 0) + 1
         if misses >= FALLBACKS_BEFORE_HUMAN:
             dispatcher.utter_message(response="utter_offer_human_after_fallback")

@@ -124,7 +124,9 @@ class ProfileExtractor:
         markers: _Markers | None = None,
         confirm_when_terse: Mapping[str, Any] | None = None,
         statements: Mapping[str, Mapping[Any, str]] | None = None,
+        industry_cues: tuple[str, ...] = (),
     ) -> None:
+        self._industry_cues = industry_cues
         self._fields = fields
         self._answers = answers
         self.labels = labels or {}  # how the assistant names each fact to the owner
@@ -149,7 +151,8 @@ class ProfileExtractor:
         markers = _Markers(**{k: tuple(map(str, marker_data.get(k) or ()))
                               for k in _Markers.__dataclass_fields__})
         return cls(fields, answers, {k: str(v) for k, v in (data.get("labels") or {}).items()},
-                   topics, markers, data.get("confirm_when_terse"), data.get("statements"))
+                   topics, markers, data.get("confirm_when_terse"), data.get("statements"),
+                   tuple(map(str, data.get("industry_cues") or ())))
 
     def short_answer(self, text: str) -> str | None:
         """'yes', 'no' or 'unknown' when the whole message is a short answer, else None."""
@@ -235,6 +238,10 @@ class ProfileExtractor:
             if len(description) >= _MIN_INDUSTRY_CHARS:
                 facts["industry"] = description
         return StatedFacts(facts, frozenset(terse), corrects)
+
+    def describes_business(self, text: str) -> bool:
+        """Whether words read as an industry talk about a business at all ("做家具的")."""
+        return any(cue in text for cue in self._industry_cues)
 
     def answer(self, text: str) -> str | None:
         """'yes', 'no' or 'unknown' for a reply to a yes/no question ("对的", "不对", "不清楚")."""

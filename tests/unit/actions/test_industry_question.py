@@ -46,7 +46,8 @@ def test_an_industry_in_no_field_says_so(kb_env, load_tracker, run_action, dispa
     assert slot_values(events)["scale"] == "small"  # what it stated is kept
 
 
-@pytest.mark.parametrize("text", ["帮我看看我们企业属于哪一类", "帮我评估一下我们厂"])
+@pytest.mark.parametrize("text", ["帮我看看我们企业属于哪一类", "帮我评估一下我们厂",
+                                  "帮我看看我们企业能享受什么，评估一下"])
 def test_a_category_question_naming_no_industry_starts_the_form(
     kb_env, load_tracker, run_action, dispatcher, text: str
 ) -> None:

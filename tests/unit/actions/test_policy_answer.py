@@ -193,6 +193,16 @@ def test_gibberish_is_asked_to_be_rephrased(kb_env, load_tracker, run_action, di
     assert (slots["fallback_count"], slots["human_offered"]) == (1, False)
 
 
+def test_once_handed_over_a_misunderstood_message_waits_for_the_person(
+    kb_env, load_tracker, run_action, dispatcher
+) -> None:
+    """After "转人工" a person reads what follows: no "please rephrase" in between."""
+    events = run_action(ActionAnswerPolicyQuestion(),
+                        load_tracker("nlu_fallback_gibberish", needs_human=True))
+    assert responses(dispatcher) == ["utter_waiting_for_human"]
+    assert slot_values(events)["fallback_count"] == 0
+
+
 def test_second_misunderstanding_in_a_row_offers_a_human(
     kb_env, load_tracker, run_action, dispatcher
 ) -> None:

@@ -122,8 +122,13 @@ class ValidateEnterpriseProfileForm(FormValidationAction):
             return self._confirmation(dispatcher, tracker, text, industry)
         stated = profile_extractor().read(text, requested, industry)
         if intent in GUARDED_INTENTS:
-            stated = StatedFacts({k: v for k, v in stated.facts.items()
-                                  if k not in stated.terse or v == UNKNOWN})
+            extractor = profile_extractor()
+            stated = StatedFacts({
+                k: v for k, v in stated.facts.items()
+                if (k not in stated.terse or v == UNKNOWN)
+                # "先不测了，下次再说" is no industry; "汽车配件" is
+                and (k != "industry" or not industry.unknown
+                     or extractor.describes_business(str(v)) or len(str(v)) <= 6)})
         return self._stating(dispatcher, tracker, stated)
 
     @staticmethod

@@ -53,6 +53,8 @@ class _Topic:
     cues: tuple[str, ...]
     inverse: tuple[str, ...] = ()  # the topic word itself says "no" (超标)
     low: tuple[str, ...] = ()  # a word that turns the topic around (污染小)
+    yes_value: Any = True  # None: "yes" alone says too little (which level of key project?)
+    no_value: Any = False
 
     def named_by(self, clause: str) -> str | None:
         """'cue' or 'inverse' when the clause names this topic, else None."""
@@ -145,7 +147,8 @@ class ProfileExtractor:
         ]
         answers = {k: tuple(map(str, v)) for k, v in (data.get("answers") or {}).items()}
         topics = tuple(
-            _Topic(name, *(tuple(map(str, spec.get(k) or ())) for k in ("cues", "inverse", "low")))
+            _Topic(name, *(tuple(map(str, spec.get(k) or ())) for k in ("cues", "inverse", "low")),
+                   spec.get("yes_value", True), spec.get("no_value", False))
             for name, spec in (data.get("topics") or {}).items())
         marker_data = data.get("markers") or {}
         markers = _Markers(**{k: tuple(map(str, marker_data.get(k) or ()))
@@ -182,7 +185,10 @@ class ProfileExtractor:
                 facts[topic.field] = UNKNOWN
                 continue
             turned = (named == "inverse") + any(w in clause for w in topic.low)
-            facts[topic.field] = (turned % 2 == 1) == self._markers.negated(clause)
+            value = topic.yes_value if (turned % 2 == 1) == self._markers.negated(clause) \
+                else topic.no_value
+            if value is not None:
+                facts[topic.field] = value
         return facts
 
     def stated_facts(self, text: str) -> dict[str, Any]:
@@ -214,7 +220,9 @@ class ProfileExtractor:
             corrects |= corrected
             if not clause:
                 continue
-            found = {**self._topic_facts(clause), **self._phrase_facts(clause)}
+            # The topic reading knows negation ("没评过领跑者", "不属于淘汰类"): it wins over a
+            # phrase that the clause merely contains.
+            found = {**self._phrase_facts(clause), **self._topic_facts(clause)}
             facts.update(found)
             if not found:
                 bare_clauses.append(clause)

@@ -56,6 +56,12 @@ def test_several_facts_in_one_message(extractor: ProfileExtractor) -> None:
         ("我是说我们不是重污染", "heavy_pollution", False),
         ("环评排污证都办下来了", "procedures_complete", True),
         ("排污许可证还没下来", "procedures_complete", False),
+        # Negation wins over a phrase the clause merely contains.
+        ("没评过领跑者", "environmental_leader", False),
+        ("我意思是不属于淘汰类", "conforms_industrial_policy", True),
+        ("重点项目和领跑者都不清楚", "key_project", UNKNOWN),
+        ("重点项目和领跑者都不清楚", "environmental_leader", UNKNOWN),
+        ("排放一直合格", "meets_emission_standards", True),
         ("我们是个体户", "scale", "micro"),
     ],
 )

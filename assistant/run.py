@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from assistant.model_builder import ensure_model
 from assistant.scaleout.deployment import Supervisor, build_deployment
 from assistant.servers import PRIVATE_UMASK, ServerStartError, run_dir, secure_var_dir
-from assistant.settings import RuntimeSettings
+from assistant.settings import ClusterPasswordUnknown, RuntimeSettings
 from observability import redaction
 
 log = logging.getLogger("assistant")
@@ -36,6 +36,9 @@ def main() -> int:
         settings = RuntimeSettings().with_local_secrets()
     except ValidationError as exc:  # names each variable and what it must be
         log.error("the environment does not configure the assistant: %s", exc)
+        return 2
+    except ClusterPasswordUnknown as exc:  # says what to do, in Chinese and English
+        log.error("%s", exc)
         return 2
     redaction.install(secrets=[settings.rasa_api_token, settings.action_server_token,
                                settings.scale.postgres_password.get_secret_value()])
@@ -71,7 +74,7 @@ def main() -> int:
             supervisor.tick()
             time.sleep(TICK_SECONDS)
         return 0
-    except ServerStartError as exc:
+    except (ServerStartError, ClusterPasswordUnknown) as exc:
         log.error("%s", exc)
         return 1
     finally:

@@ -158,6 +158,10 @@ class ServerProcess:
     cwd: Path | None = None
     # Non-HTTP services (PostgreSQL, Redis) say they are ready through a probe instead.
     probe: Callable[[], bool] | None = None
+    # Run before each start: what the server needs on disk (data directories, initdb, its
+    # configuration). Not when the spec is built, so that building a deployment only to look
+    # at it (tests, tools) writes nothing.
+    prepare: Callable[[], None] | None = None
     user: str | None = None  # run as this system user (PostgreSQL refuses to run as root)
     stop_signal: int = signal.SIGTERM
     # Where it listens: port -> the setting that chose it (checked free before each start).
@@ -177,6 +181,8 @@ class ServerProcess:
 
     def start(self) -> None:
         self.check_ports()
+        if self.prepare is not None:
+            self.prepare()
         self.log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "ab") as log:
@@ -299,7 +305,6 @@ def rasa_server(settings: RuntimeSettings, model: Path, env: dict[str, str] | No
     which listens on `settings.action_port` in both profiles."""
     port = settings.rasa_port if port is None else port
     name, slug = _instance_name("rasa server", instance)
-    settings.tracker_db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     store_env = settings.scale.process_env() if settings.scaled else {}
     action_url = f"http://{_action_host(settings)}:{settings.action_port}/webhook"
     return ServerProcess(
@@ -334,6 +339,8 @@ def rasa_server(settings: RuntimeSettings, model: Path, env: dict[str, str] | No
         cwd=settings.root,
         ports={port: "SCALE_RASA_BASE_PORT" if instance else "RASA_PORT"},
         bind_host=settings.host,
+        prepare=lambda: settings.tracker_db.parent.mkdir(mode=0o700, parents=True,
+                                                         exist_ok=True),
     )
 
 

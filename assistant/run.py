@@ -21,7 +21,13 @@ from pydantic import ValidationError
 
 from assistant.model_builder import ensure_model
 from assistant.scaleout.deployment import Supervisor, build_deployment
-from assistant.servers import PRIVATE_UMASK, ServerStartError, run_dir, secure_var_dir
+from assistant.servers import (
+    PRIVATE_UMASK,
+    ServerStartError,
+    run_dir,
+    secure_var_dir,
+    write_action_token,
+)
 from assistant.settings import ClusterPasswordUnknown, RuntimeSettings
 from observability import redaction
 
@@ -53,6 +59,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     deployment = None
+    # for `make shell`, which calls this run's action server (0600; removed when the run ends)
+    token_file = write_action_token(settings)
     try:
         log.info("profile: %s", settings.profile)
         deployment = build_deployment(settings, model, log=log.info)
@@ -81,6 +89,7 @@ def main() -> int:
         log.info("stopping servers")
         if deployment is not None:
             deployment.stop()
+        token_file.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -345,8 +346,16 @@ def test_make_run_restarts_each_crashed_server_while_the_others_serve(
     run = MakeRun([], env)
     load = None
     report: dict[str, dict[str, int]] = {}
+    token_file = var / "run" / "action-server.token"
     try:
         run.wait_for("assistant is up", 420)
+        # the action server's secret, left for `make shell`: the owner's only, and it opens
+        # the action server (which refuses a caller without it)
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        actions = f"http://127.0.0.1:{ports['ACTION_PORT']}"
+        assert httpx.get(f"{actions}/actions", timeout=30).status_code == 401
+        assert httpx.get(f"{actions}/actions", timeout=30, headers={
+            "X-Action-Token": token_file.read_text(encoding="utf-8")}).status_code == 200
         health = {
             "rasa server": f"http://127.0.0.1:{ports['RASA_PORT']}/",
             # back for users once ready (index loaded), not merely live
@@ -392,6 +401,7 @@ def test_make_run_restarts_each_crashed_server_while_the_others_serve(
     assert code in (0, 130, 2, -signal.SIGINT), run.output[-3000:]
     assert {name: listeners(port) for name, port in ports.items() if listeners(port)} == {}
     assert strays(var) == []
+    assert not token_file.exists()  # a stopped run leaves no secret behind
 
 
 def test_make_run_names_a_port_already_taken(

@@ -55,10 +55,18 @@ model: install
 	$(ACT) -m assistant.model_builder
 
 # Terminal chat; needs the action server of a running `make run` (ASSISTANT_HOST:ACTION_PORT,
-# default 127.0.0.1:5055). Its own Rasa listens on 127.0.0.1:SHELL_PORT (default 5006) only and
-# keeps the conversation in ASSISTANT_VAR_DIR (default var/), like `make run`.
+# default 127.0.0.1:5055) and its secret, which `make run` leaves in var/run/action-server.token
+# (0600) and which is read into the environment here, never onto a command line. Its own Rasa
+# listens on 127.0.0.1:SHELL_PORT (default 5006) only and keeps the conversation in
+# ASSISTANT_VAR_DIR (default var/), like `make run`.
 shell: install
-	umask 077; mkdir -p "$${ASSISTANT_VAR_DIR:-var}/rasa"; \
+	umask 077; mkdir -p "$${ASSISTANT_VAR_DIR:-var}/rasa"
+	@umask 077; token_file="$${ASSISTANT_VAR_DIR:-var}/run/action-server.token"; \
+	if [ -z "$${ACTION_SERVER_TOKEN:-}" ] && [ ! -r "$$token_file" ]; then \
+	  echo "make shell: 请先运行 make run（未找到 $$token_file）/ start make run first (no $$token_file)" >&2; \
+	  exit 2; \
+	fi; \
+	ACTION_SERVER_TOKEN="$${ACTION_SERVER_TOKEN:-$$(cat "$$token_file")}" \
 	ACTION_ENDPOINT_URL=http://$${ASSISTANT_HOST:-127.0.0.1}:$${ACTION_PORT:-5055}/webhook \
 	TRACKER_DB="$${ASSISTANT_VAR_DIR:-var}/rasa/tracker.db" \
 	  .venv-rasa/bin/rasa shell --endpoints endpoints.yml --model "$${ASSISTANT_MODELS_DIR:-models}" \

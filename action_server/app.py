@@ -6,10 +6,11 @@ repeats its few serving steps around `create_app_for_serve` (rasa_sdk/endpoint.p
 is module-level because Sanic builds the app again in its worker process from a pickled
 reference to it.
 
-Who may call it: with ACTION_SERVER_TOKEN set (the scaled profile, a deployment), every route
-but the probes (/health, /ready, /metrics) answers 401 unless the request carries that secret
-in the X-Action-Token header, which Rasa sends from endpoints-scaled.yml; compared in constant
-time. It listens on SANIC_HOST, by default loopback (rasa-sdk's default is every address).
+Who may call it: with ACTION_SERVER_TOKEN set (both profiles of `make run`, a deployment),
+every route but the probes (/health, /ready, /metrics) answers 401 unless the request carries
+that secret in the X-Action-Token header, which Rasa sends from endpoints.yml or
+endpoints-scaled.yml; compared in constant time. It listens on SANIC_HOST, by default loopback
+(rasa-sdk's default is every address).
 """
 
 from __future__ import annotations

@@ -21,8 +21,14 @@ from pydantic import ValidationError
 
 from assistant.model_builder import ensure_model
 from assistant.scaleout.deployment import Supervisor, build_deployment
-from assistant.servers import PRIVATE_UMASK, ServerStartError, run_dir, secure_var_dir
-from assistant.settings import RuntimeSettings
+from assistant.servers import (
+    PRIVATE_UMASK,
+    ServerStartError,
+    run_dir,
+    secure_var_dir,
+    write_action_token,
+)
+from assistant.settings import ClusterPasswordUnknown, RuntimeSettings
 from observability import redaction
 
 log = logging.getLogger("assistant")
@@ -37,6 +43,9 @@ def main() -> int:
     except ValidationError as exc:  # names each variable and what it must be
         log.error("the environment does not configure the assistant: %s", exc)
         return 2
+    except ClusterPasswordUnknown as exc:  # says what to do, in Chinese and English
+        log.error("%s", exc)
+        return 2
     redaction.install(secrets=[settings.rasa_api_token, settings.action_server_token,
                                settings.scale.postgres_password.get_secret_value()])
     secure_var_dir(settings)
@@ -50,6 +59,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     deployment = None
+    # for `make shell`, which calls this run's action server (0600; removed when the run ends)
+    token_file = write_action_token(settings)
     try:
         log.info("profile: %s", settings.profile)
         deployment = build_deployment(settings, model, log=log.info)
@@ -71,13 +82,14 @@ def main() -> int:
             supervisor.tick()
             time.sleep(TICK_SECONDS)
         return 0
-    except ServerStartError as exc:
+    except (ServerStartError, ClusterPasswordUnknown) as exc:
         log.error("%s", exc)
         return 1
     finally:
         log.info("stopping servers")
         if deployment is not None:
             deployment.stop()
+        token_file.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -42,8 +42,8 @@ SINGLE_THREADED_MATH = {
 LOOPBACK = "127.0.0.1"
 # Files the servers and the supervisor create are readable by the service user only.
 PRIVATE_UMASK = 0o077
-# Rasa's calls to the action servers carry the shared secret in this header (the scaled
-# profile's endpoints-scaled.yml; action_server/app.py checks it).
+# Rasa's calls to the action servers carry the shared secret in the X-Action-Token header, from
+# this variable (endpoints.yml, endpoints-scaled.yml; action_server/app.py checks it).
 ACTION_TOKEN_VARIABLE = "ACTION_SERVER_TOKEN"
 
 
@@ -126,6 +126,26 @@ def run_dir(settings: RuntimeSettings) -> Path:
     return settings.var_dir / "run"
 
 
+def action_token_file(settings: RuntimeSettings) -> Path:
+    """Where `make run` leaves the action server's secret while it runs, for `make shell`
+    (a plain Rasa that calls the running action server; the Makefile reads the file into its
+    environment, so that the secret is on no command line)."""
+    return run_dir(settings) / "action-server.token"
+
+
+def write_action_token(settings: RuntimeSettings) -> Path:
+    """Writes the action server's secret to `action_token_file`, readable by its owner only,
+    replaced atomically. Returns the path."""
+    path = action_token_file(settings)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(settings.action_server_token)
+    os.replace(tmp, path)
+    return path
+
+
 def secure_var_dir(settings: RuntimeSettings) -> None:
     """var/ and its directories readable by the service user only (0700), and the logs and
     databases already there (0600): they hold conversations, accounts and server logs."""
@@ -158,6 +178,10 @@ class ServerProcess:
     cwd: Path | None = None
     # Non-HTTP services (PostgreSQL, Redis) say they are ready through a probe instead.
     probe: Callable[[], bool] | None = None
+    # Run before each start: what the server needs on disk (data directories, initdb, its
+    # configuration). Not when the spec is built, so that building a deployment only to look
+    # at it (tests, tools) writes nothing.
+    prepare: Callable[[], None] | None = None
     user: str | None = None  # run as this system user (PostgreSQL refuses to run as root)
     stop_signal: int = signal.SIGTERM
     # Where it listens: port -> the setting that chose it (checked free before each start).
@@ -177,6 +201,8 @@ class ServerProcess:
 
     def start(self) -> None:
         self.check_ports()
+        if self.prepare is not None:
+            self.prepare()
         self.log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "ab") as log:
@@ -267,15 +293,14 @@ def _instance_name(name: str, instance: int | None) -> tuple[str, str]:
 
 def action_server(settings: RuntimeSettings, env: dict[str, str] | None = None,
                   port: int | None = None, instance: int | None = None) -> ServerProcess:
-    """One action server. Only Rasa calls it: in the embedded profile it listens on loopback
-    whatever ASSISTANT_HOST says; in the scaled profile (instances behind nginx, possibly on
-    other machines) it runs actions only for callers presenting the shared secret."""
+    """One action server. Only Rasa calls it, and in both profiles it runs actions only for
+    callers presenting the shared secret (per run unless ACTION_SERVER_TOKEN is set); in the
+    embedded profile it also listens on loopback whatever ASSISTANT_HOST says (in the scaled
+    one its instances sit behind nginx, possibly on other machines)."""
     port = settings.action_port if port is None else port
     name, slug = _instance_name("action server", instance)
     host = _action_host(settings)
-    # Embedded: Rasa's endpoints.yml (shared with `make shell`) sends no secret, so none is
-    # required, even when one is exported in the environment.
-    secret = settings.action_server_token if settings.scaled else ""
+    secret = settings.action_server_token
     return ServerProcess(
         name=name,
         cmd=[str(settings.actions_python), "-m", "action_server", "--port", str(port)],
@@ -299,7 +324,6 @@ def rasa_server(settings: RuntimeSettings, model: Path, env: dict[str, str] | No
     which listens on `settings.action_port` in both profiles."""
     port = settings.rasa_port if port is None else port
     name, slug = _instance_name("rasa server", instance)
-    settings.tracker_db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     store_env = settings.scale.process_env() if settings.scaled else {}
     action_url = f"http://{_action_host(settings)}:{settings.action_port}/webhook"
     return ServerProcess(
@@ -325,8 +349,7 @@ def rasa_server(settings: RuntimeSettings, model: Path, env: dict[str, str] | No
             "ACTION_ENDPOINT_URL": action_url,
             "TRACKER_DB": str(settings.tracker_db),
             **store_env,
-            **({ACTION_TOKEN_VARIABLE: settings.action_server_token} if settings.scaled
-               else {}),
+            ACTION_TOKEN_VARIABLE: settings.action_server_token,  # sent by the endpoints file
             **SINGLE_THREADED_MATH,
             **_shared_wechat_state(settings),
             **(env or {}),
@@ -334,6 +357,8 @@ def rasa_server(settings: RuntimeSettings, model: Path, env: dict[str, str] | No
         cwd=settings.root,
         ports={port: "SCALE_RASA_BASE_PORT" if instance else "RASA_PORT"},
         bind_host=settings.host,
+        prepare=lambda: settings.tracker_db.parent.mkdir(mode=0o700, parents=True,
+                                                         exist_ok=True),
     )
 
 

@@ -43,6 +43,29 @@ class _EnvSettings(BaseSettings):
         return env
 
 
+class ClusterPasswordUnknown(RuntimeError):
+    """The scaled profile's PostgreSQL cluster exists, but the password it was initialised with
+    is not the one configured (or its password file is gone). The message says, in Chinese and
+    English, what the operator can do; `make run` prints it instead of a traceback."""
+
+    def __init__(self, data_dir: Path, password_file: Path, missing: bool) -> None:
+        if missing:
+            zh = (f"{data_dir} 是旧的数据库集群，密码文件 {password_file} 缺失：请删除 {data_dir} "
+                  "后重试（其中的对话会丢失），或将 POSTGRES_PASSWORD 设为该集群的密码。")
+            en = (f"{data_dir} is an existing PostgreSQL cluster but its password file "
+                  f"{password_file} is missing: delete {data_dir} and retry (its conversations "
+                  "are lost), or set POSTGRES_PASSWORD to the cluster's password.")
+        else:
+            zh = (f"{data_dir} 的数据库集群不接受配置的密码（POSTGRES_PASSWORD 或 "
+                  f"{password_file}）：请设置该集群的密码，或删除 {data_dir} 后重试"
+                  "（其中的对话会丢失）。")
+            en = (f"the PostgreSQL cluster in {data_dir} refuses the configured password "
+                  f"(POSTGRES_PASSWORD or {password_file}): set the cluster's password, or "
+                  f"delete {data_dir} and retry (its conversations are lost).")
+        super().__init__(f"{zh}\n{en}")
+        self.data_dir = data_dir
+
+
 class ScaleOutSettings(_EnvSettings):
     """The scaled profile: PostgreSQL tracker store, Redis lock store, several Rasa and action
     server instances behind nginx. The balancer takes the embedded profile's public ports
@@ -124,11 +147,17 @@ class RuntimeSettings(_EnvSettings):
 
     def with_local_secrets(self) -> RuntimeSettings:
         """The scaled profile's own PostgreSQL password when none is configured: generated on
-        first use and kept in the profile's data directory, readable by its owner only."""
+        first use and kept in the profile's data directory, readable by its owner only.
+
+        Raises ClusterPasswordUnknown when the cluster exists but the file does not: a new
+        password would not open it (initdb set the old one), and the run would fail later
+        with PostgreSQL's "password authentication failed"."""
         if not self.scaled or self.scale.postgres_password.get_secret_value():
             return self
-        path = self.scaled_dir / "postgres.password"
+        path = self.postgres_password_file
         if not path.exists():
+            if (self.postgres_data_path / "PG_VERSION").exists():
+                raise ClusterPasswordUnknown(self.postgres_data_path, path, missing=True)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o600)
             path.write_text(secrets.token_hex(24), encoding="utf-8")
@@ -148,6 +177,16 @@ class RuntimeSettings(_EnvSettings):
     def scaled_dir(self) -> Path:
         """Data of the scaled profile's own PostgreSQL, Redis and nginx."""
         return self.var_dir / "scaled"
+
+    @property
+    def postgres_data_path(self) -> Path:
+        """The scaled profile's PostgreSQL cluster: POSTGRES_DATA_DIR, else var/scaled/postgres."""
+        return Path(self.scale.postgres_data_dir or self.scaled_dir / "postgres")
+
+    @property
+    def postgres_password_file(self) -> Path:
+        """Where the password of the project's own cluster is kept when none is configured."""
+        return self.scaled_dir / "postgres.password"
 
     @property
     def rasa_python(self) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.model_builder import ensure_model
+from assistant.model_builder import fingerprint
 from assistant.scaleout.ports import free_port
 from assistant.servers import ServerProcess, action_server, rasa_server
 from assistant.settings import RuntimeSettings
@@ -55,6 +55,18 @@ class Assistant:
         return dict(self.slot_events(sender))
 
 
+def trained_model() -> Path:
+    """The Rasa model of this checkout, as `make model` trained it (`make test`, `make e2e` and
+    `make scaled` run it first). Looked up, not built: building writes the tokenizer's jieba
+    dictionary into the checkout's var/, where no test may write (issue 26, finding 13)."""
+    settings = RuntimeSettings()
+    # assistant/model_builder.py names the model after the fingerprint of its inputs
+    model = settings.models_dir / f"policy-assistant-{fingerprint(settings.root)}.tar.gz"
+    if not model.is_file():
+        pytest.fail(f"no trained model {model.name} for this checkout: run `make model` first")
+    return model
+
+
 @pytest.fixture(scope="session")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> RuntimeSettings:
     var = tmp_path_factory.mktemp("var")
@@ -81,7 +93,7 @@ def action_server_process(runtime: RuntimeSettings, kb_home: Path) -> Iterator[S
 
 @pytest.fixture(scope="session")
 def rasa_server_process(runtime: RuntimeSettings) -> Iterator[ServerProcess]:
-    server = rasa_server(runtime, ensure_model(RuntimeSettings()))
+    server = rasa_server(runtime, trained_model())
     server.start()
     try:
         server.wait_healthy(300)

@@ -243,8 +243,8 @@ def build_deployment(settings: RuntimeSettings, model: Path, action_env: dict[st
                                   rasa_server(settings, model), *tail])], log)
 
     scale = settings.scale
-    data_dir = Path(scale.postgres_data_dir or settings.scaled_dir / "postgres")
-    cluster = PostgresCluster(data_dir, scale, settings.log_dir / "postgresql.log")
+    cluster = PostgresCluster(settings.postgres_data_path, scale,
+                              settings.log_dir / "postgresql.log", settings.postgres_password_file)
     actions = [action_server(settings, env=action_env, port=port, instance=i + 1)
                for i, port in enumerate(scale.action_ports())]
     rasas = [rasa_server(settings, model, port=port, instance=i + 1)

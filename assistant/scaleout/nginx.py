@@ -43,13 +43,16 @@ def nginx_balancer(settings: RuntimeSettings) -> ServerProcess:
         raise ServerStartError("nginx is not installed: run `bash assistant/scripts/bootstrap.sh "
                                "services`")
     run_dir = settings.scaled_dir / "nginx"
-    run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    settings.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     conf = run_dir / "nginx.conf"
-    conf.write_text(render_config(settings, run_dir))
+
+    def write_config() -> None:
+        run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        settings.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        conf.write_text(render_config(settings, run_dir))
+
     return ServerProcess(
         name="nginx", cmd=[binary, "-p", str(run_dir), "-c", str(conf), "-e", "stderr"],
         health_url=f"{settings.rasa_url}/nginx/ready", log_path=settings.log_dir / "nginx.log",
         ports={settings.rasa_port: "RASA_PORT", settings.action_port: "ACTION_PORT"},
-        bind_host=settings.host,
+        bind_host=settings.host, prepare=write_config,
     )

@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 from assistant.servers import ServerProcess, ServerStartError
-from assistant.settings import ScaleOutSettings
+from assistant.settings import ClusterPasswordUnknown, ScaleOutSettings
 
 SYSTEM_USER = "postgres"
 
@@ -36,10 +36,13 @@ def postgres_bin_dir() -> Path:
 
 
 class PostgresCluster:
-    def __init__(self, data_dir: Path, scale: ScaleOutSettings, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, scale: ScaleOutSettings, log_path: Path,
+                 password_file: Path | None = None) -> None:
         self.data_dir = data_dir
         self.scale = scale
         self.log_path = log_path
+        # Where an unconfigured password is kept (named when the cluster refuses it).
+        self.password_file = password_file or data_dir.parent / "postgres.password"
         self.bin = postgres_bin_dir()
         self.run_as = SYSTEM_USER if os.geteuid() == 0 else None
 
@@ -91,9 +94,12 @@ class PostgresCluster:
         finally:
             pwfile.unlink(missing_ok=True)
 
-    def server(self) -> ServerProcess:
+    def prepare(self) -> None:
+        """Before each start: initdb once, and the data directory reachable by its user."""
         self.ensure_initialised()
         self.ensure_reachable()
+
+    def server(self) -> ServerProcess:
         return ServerProcess(
             name="postgresql",
             cmd=[str(self.bin / "postgres"), "-D", str(self.data_dir),
@@ -104,6 +110,7 @@ class PostgresCluster:
             health_url="", probe=self.accepts_connections, log_path=self.log_path,
             user=self.run_as, stop_signal=signal.SIGINT,  # SIGINT = "fast" shutdown
             ports={self.scale.postgres_port: "POSTGRES_PORT"}, bind_host=self.scale.postgres_host,
+            prepare=self.prepare,
         )
 
     def accepts_connections(self) -> bool:
@@ -119,7 +126,15 @@ class PostgresCluster:
         env = {"PGPASSWORD": s.postgres_password.get_secret_value()}
         base = [str(self.bin / "psql"), "-h", s.postgres_host, "-p", str(s.postgres_port), "-U",
                 s.postgres_user, "-d", "postgres", "-tAc"]
-        exists = self._run(*base, f"SELECT 1 FROM pg_database WHERE datname = '{s.postgres_db}'",
-                           env=env)
+        try:
+            exists = self._run(*base,
+                               f"SELECT 1 FROM pg_database WHERE datname = '{s.postgres_db}'",
+                               env=env)
+        except ServerStartError as exc:
+            if "password authentication failed" in str(exc):
+                # An older cluster, initialised with another password than the one held now.
+                raise ClusterPasswordUnknown(self.data_dir, self.password_file,
+                                             missing=False) from None
+            raise
         if exists.strip() != "1":
             self._run(*base, f'CREATE DATABASE "{s.postgres_db}"', env=env)

@@ -28,7 +28,6 @@ def redis_server(scale: ScaleOutSettings, data_dir: Path, log_path: Path) -> Ser
     if binary is None:
         raise ServerStartError("redis-server is not installed: run `bash "
                                "assistant/scripts/bootstrap.sh services`")
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     return ServerProcess(
         name="redis",
         cmd=[binary, "--bind", scale.redis_host, "--port", str(scale.redis_port),
@@ -36,4 +35,5 @@ def redis_server(scale: ScaleOutSettings, data_dir: Path, log_path: Path) -> Ser
              "--daemonize", "no", "--protected-mode", "yes"],
         health_url="", probe=lambda: ping(scale.redis_host, scale.redis_port),
         log_path=log_path, ports={scale.redis_port: "REDIS_PORT"}, bind_host=scale.redis_host,
+        prepare=lambda: data_dir.mkdir(mode=0o700, parents=True, exist_ok=True),
     )

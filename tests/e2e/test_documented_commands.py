@@ -53,7 +53,7 @@ import pytest
 from assistant.console.users import ConsoleDatabase
 from assistant.model_builder import fingerprint
 from assistant.scaleout.ports import free_port, listeners
-from assistant.servers import ServerProcess
+from assistant.servers import ServerProcess, write_action_token
 from assistant.settings import RuntimeSettings
 from bench.sample_documents import amended_opinion
 
@@ -782,12 +782,16 @@ def test_make_shell(runtime: RuntimeSettings, action_server_process: ServerProce
     if blocker:
         pytest.skip(blocker)
     port = free_port()
+    # The action server's secret, where `make run` leaves it for `make shell` (0600)
+    write_action_token(runtime.model_copy(update={"var_dir": tmp_path / "var"}))
     env = user_env(tmp_path / "var", tmp_path / "kb-unused", ACTION_PORT=str(runtime.action_port),
                    SHELL_PORT=str(port), TERM="xterm")
     terminal = Terminal(doc("make shell"), env)
     try:
         terminal.expect(r"Your input ->", 300)
         assert listeners(port) == {"127.0.0.1"}
+        ps = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True).stdout
+        assert runtime.action_server_token not in ps  # read from the file, into the environment
         mark = terminal.type(WARNING_QUESTION)
         answer = terminal.expect(rf"({CITED}.*?)\n.*?Your input ->", 120, since=mark)
         shown = terminal.text[mark:mark + answer.end()]

@@ -20,11 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.model_builder import ensure_model
 from assistant.servers import ServerProcess, rasa_server
 from assistant.settings import RuntimeSettings
 from bench.fake_wechat_api import FakeWeChatApi, WeChatPusher
-from tests.live_servers import free_port
+from tests.live_servers import free_port, trained_model
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +77,7 @@ def wechat_servers(
     http: httpx.Client, tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, WeChatServer]]:
     """Two Rasa servers on the shared action server, started side by side."""
-    model = ensure_model(RuntimeSettings())
+    model = trained_model()
     env = {"WECHAT_TOKEN": TOKEN, "WECHAT_APPID": APP_ID, "WECHAT_AES_KEY": AES_KEY,
            "WECHAT_SECRET": SECRET, "WECHAT_API_BASE": fake_api.url,
            "WECHAT_MODE": "compatible"}

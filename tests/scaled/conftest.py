@@ -18,13 +18,13 @@ import httpx
 import psycopg
 import pytest
 
-from assistant.model_builder import ensure_model
 from assistant.scaleout.deployment import Deployment, build_deployment
 from assistant.scaleout.ports import on_free_ports
 from assistant.servers import ServerProcess
 from assistant.settings import SCALED, RuntimeSettings
 from knowledge.knowledge_base import KnowledgeBase
 from knowledge.settings import KnowledgeSettings
+from tests.live_servers import trained_model
 
 CONSOLE_PASSWORD = "scaled-test-password"
 WECHAT_TOKEN = "scaledWeChatToken"
@@ -125,7 +125,7 @@ def scaled(tmp_path_factory: pytest.TempPathFactory, scaled_kb_home: Path,
     settings = on_free_ports(
         base.model_copy(update={"profile": SCALED, "var_dir": tmp_path_factory.mktemp("scaled-var")}),
         postgres_dir)
-    deployment = build_deployment(settings, ensure_model(base),
+    deployment = build_deployment(settings, trained_model(),
                                   action_env={"KB_HOME": str(scaled_kb_home)})
     for process in deployment:
         if process.name == "staff console":  # publishes to the action servers' knowledge base

@@ -42,11 +42,11 @@ from assistant.channels.messages import MESSAGES
 from assistant.channels.wechat_config import WeChatSettings
 from assistant.console.conversations import TrackerReader
 from assistant.console.delivery import DeliveryError, RasaGateway
-from assistant.model_builder import ensure_model
 from assistant.scaleout.ports import free_port
 from assistant.servers import ServerProcess, rasa_server
 from assistant.settings import RuntimeSettings
 from bench.fake_wechat_api import FakeWeChatApi, WeChatPusher
+from tests.live_servers import trained_model
 
 pytestmark = pytest.mark.e2e
 
@@ -128,7 +128,7 @@ def edge(runtime: RuntimeSettings, action_server_process: ServerProcess,
            "WECHAT_AES_KEY": "", "WECHAT_SECRET": "", "WECHAT_REPLY_BUDGET": "1",
            "WECHAT_DEDUP_REDIS": "", "WECHAT_ACCOUNT_ID": ACCOUNT,
            "REST_CORS_ORIGINS": ALLOWED_ORIGIN}
-    process = rasa_server(settings, ensure_model(RuntimeSettings()), env=env)
+    process = rasa_server(settings, trained_model(), env=env)
     with httpx.Client(timeout=60) as http:
         pusher = WeChatPusher(f"{settings.rasa_url}/webhooks/wechat/webhook", TOKEN,
                               "wx00edge0test0", UNUSED_AES_KEY, http, account=ACCOUNT)

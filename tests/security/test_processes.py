@@ -274,7 +274,10 @@ def test_the_action_server_runs_actions_only_for_callers_with_the_secret(
             assert client.get(path).status_code in (200, 503), path
 
 
-def test_the_scaled_profiles_rasa_sends_the_secret_with_every_action_call(tmp_path: Path) -> None:
+@pytest.mark.parametrize("endpoints", ["endpoints.yml", "endpoints-scaled.yml"])
+def test_rasa_sends_the_secret_with_every_action_call(tmp_path: Path, endpoints: str) -> None:
+    """Both profiles' endpoints files (the embedded one since issue 26, finding 9; `make shell`
+    runs a plain Rasa against it too)."""
     probe = (
         "import json, sys\n"
         "from rasa.core.utils import read_endpoints_from_path\n"
@@ -284,9 +287,9 @@ def test_the_scaled_profiles_rasa_sends_the_secret_with_every_action_call(tmp_pa
            "ACTION_SERVER_TOKEN": "scaled-secret-7", "POSTGRES_HOST": "127.0.0.1",
            "POSTGRES_PORT": "1", "POSTGRES_DB": "d", "POSTGRES_USER": "u",
            "POSTGRES_PASSWORD": "p", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "1",
-           "REDIS_DB": "1"}
+           "REDIS_DB": "1", "TRACKER_DB": str(tmp_path / "tracker.db")}
     done = subprocess.run([str(ROOT / ".venv-rasa/bin/python"), "-c", probe,
-                           str(ROOT / "endpoints-scaled.yml")], cwd=tmp_path, env=env,
+                           str(ROOT / endpoints)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=180)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("PROBE ")]
     assert lines, done.stdout + done.stderr
@@ -294,17 +297,32 @@ def test_the_scaled_profiles_rasa_sends_the_secret_with_every_action_call(tmp_pa
     assert action["headers"] == {ACTION_TOKEN_HEADER: "scaled-secret-7"}
 
 
-def test_the_scaled_profile_gives_rasa_and_the_action_servers_the_same_secret(
-        runtime: RuntimeSettings) -> None:
+@pytest.mark.parametrize("profile", ["embedded", "scaled"])
+def test_each_profile_gives_rasa_and_the_action_servers_the_same_secret(
+        runtime: RuntimeSettings, profile: str) -> None:
     from assistant.servers import rasa_server
-    from assistant.settings import SCALED
 
-    scaled = runtime.model_copy(update={"profile": SCALED})
-    rasa = rasa_server(scaled, ROOT / "models")
-    actions = action_server(scaled)
+    settings = runtime.model_copy(update={"profile": profile})
+    rasa = rasa_server(settings, ROOT / "models")
+    actions = action_server(settings)
     secret = actions.env.get("ACTION_SERVER_TOKEN", "")
     assert len(secret) >= 32 and rasa.env.get("ACTION_SERVER_TOKEN") == secret
     assert secret not in " ".join(rasa.cmd + actions.cmd)
+
+
+def test_the_embedded_action_server_runs_actions_only_for_rasa(
+        assistant: Assistant, action_server_process: ServerProcess) -> None:
+    """Issue 26, finding 9: any local process could run actions in the embedded profile."""
+    with httpx.Client(base_url=assistant.settings.action_url, timeout=30) as client:
+        for headers in ({}, {ACTION_TOKEN_HEADER: "wrong"}):
+            assert client.post("/webhook", json=_action_call(), headers=headers
+                               ).status_code == 401, headers
+            assert client.get("/actions", headers=headers).status_code == 401
+        good = {ACTION_TOKEN_HEADER: assistant.settings.action_server_token}
+        assert client.post("/webhook", json=_action_call(), headers=good).status_code == 404
+    # Rasa's own calls carry the secret: a policy question is answered by the action, cited
+    reply = assistant.reply(f"sec-{uuid.uuid4().hex[:8]}", POLICY_QUESTION)
+    assert "——出自《" in reply, reply
 
 
 # -- finding 12: metrics and health hold no user data -------------------------------------------

@@ -19,23 +19,30 @@ terminal sends it) must then stop everything, leaving no process and no port beh
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
 from assistant.scaleout.ports import free_port, free_ports_from, listeners
+from assistant.servers import rasa_server
+from assistant.settings import RuntimeSettings
+from tests.live_servers import trained_model
 from tests.security.test_processes import pids_listening_on, process_group
 
 pytestmark = pytest.mark.e2e
@@ -339,8 +346,16 @@ def test_make_run_restarts_each_crashed_server_while_the_others_serve(
     run = MakeRun([], env)
     load = None
     report: dict[str, dict[str, int]] = {}
+    token_file = var / "run" / "action-server.token"
     try:
         run.wait_for("assistant is up", 420)
+        # the action server's secret, left for `make shell`: the owner's only, and it opens
+        # the action server (which refuses a caller without it)
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        actions = f"http://127.0.0.1:{ports['ACTION_PORT']}"
+        assert httpx.get(f"{actions}/actions", timeout=30).status_code == 401
+        assert httpx.get(f"{actions}/actions", timeout=30, headers={
+            "X-Action-Token": token_file.read_text(encoding="utf-8")}).status_code == 200
         health = {
             "rasa server": f"http://127.0.0.1:{ports['RASA_PORT']}/",
             # back for users once ready (index loaded), not merely live
@@ -386,6 +401,7 @@ def test_make_run_restarts_each_crashed_server_while_the_others_serve(
     assert code in (0, 130, 2, -signal.SIGINT), run.output[-3000:]
     assert {name: listeners(port) for name, port in ports.items() if listeners(port)} == {}
     assert strays(var) == []
+    assert not token_file.exists()  # a stopped run leaves no secret behind
 
 
 def test_make_run_names_a_port_already_taken(
@@ -408,6 +424,114 @@ def test_make_run_names_a_port_already_taken(
     assert f"pid {os.getpid()}" in out, out[-3000:]  # names the process holding it
     assert "assistant is up" not in out
     assert strays(var) == []
+
+
+# -- a stopping Rasa server and its clients' kept-alive connections ------------------------------
+
+
+class HeldActionServer:
+    """A stand-in action server that holds the action calls of chosen senders until the test
+    releases them, so that a turn is in flight exactly when the test wants it. Every call is
+    answered with one text reply (Rasa's action protocol)."""
+
+    def __init__(self) -> None:
+        self.arrived: queue.Queue[str] = queue.Queue()
+        self.gates: dict[str, threading.Event] = {}
+        held = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                call = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                sender = call.get("sender_id", "")
+                held.arrived.put(sender)
+                gate = held.gates.get(sender)
+                if gate is not None:
+                    gate.wait(180)
+                body = json.dumps({"events": [], "responses": [{"text": f"held {sender}"}]})
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body.encode())))
+                    self.end_headers()
+                    self.wfile.write(body.encode())
+                except OSError:
+                    pass  # Rasa has gone (the held call of a stopped server)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def hold(self, sender: str) -> threading.Event:
+        self.gates[sender] = threading.Event()
+        return self.gates[sender]
+
+    def close(self) -> None:
+        for gate in self.gates.values():
+            gate.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_stopping_rasa_server_answers_the_turn_in_flight_and_takes_no_new_one(
+        runtime: RuntimeSettings, tmp_path: Path) -> None:
+    """Issue 26, finding 12: under load, a turn sent 15 s after Rasa got SIGTERM failed with
+    "Server disconnected without sending a response". Sanic (21.12, Rasa's) stops listening at
+    SIGTERM but, for up to GRACEFUL_SHUTDOWN_TIMEOUT (15 s), keeps serving the keep-alive
+    connections that were busy at the signal; a client's pooled connection thus carried its
+    next turns to the dying server, and the turn in flight at the deadline was cut. Here the
+    turn in flight at the signal must be answered, and the client's next turn must find no
+    server (refused at connect: a client sends it again, to the restarted server)."""
+    actions = HeldActionServer()
+    settings = runtime.model_copy(update={"rasa_port": free_port(), "action_port": actions.port,
+                                          "var_dir": tmp_path / "var"})
+    rasa = rasa_server(settings, trained_model())
+    url = f"{settings.rasa_url}/webhooks/rest/webhook"
+    try:
+        rasa.start()
+        rasa.wait_healthy(300)
+        with httpx.Client(timeout=httpx.Timeout(120, connect=5)) as client:
+            assert client.post(url, json={"sender": "warm", "message": QUESTIONS[0]}
+                               ).status_code == 200  # the pool now holds a connection
+            gate_a = actions.hold("in-flight")
+            actions.hold("after-the-signal")  # never released: it would outlive the grace
+            first: dict[str, httpx.Response | Exception] = {}
+
+            def turn_in_flight() -> None:
+                try:
+                    first["a"] = client.post(url, json={"sender": "in-flight",
+                                                        "message": QUESTIONS[0]})
+                except httpx.HTTPError as exc:
+                    first["a"] = exc
+
+            sender_thread = threading.Thread(target=turn_in_flight)
+            sender_thread.start()
+            while actions.arrived.get(timeout=120) != "in-flight":
+                pass  # the turn is inside Rasa, waiting for its action
+            assert rasa.process is not None
+            os.kill(rasa.process.pid, signal.SIGTERM)
+            wait_until(lambda: not listeners(settings.rasa_port), 60,
+                       "the stopping Rasa server closes its port")
+            gate_a.set()
+            sender_thread.join(120)
+            answer = first["a"]
+            assert isinstance(answer, httpx.Response), answer
+            assert answer.status_code == 200 and "held in-flight" in answer.text
+            try:
+                late = client.post(url, json={"sender": "after-the-signal",
+                                              "message": QUESTIONS[1]})
+                outcome = f"answered by the stopping server: HTTP {late.status_code}"
+            except httpx.ConnectError:
+                outcome = "refused"
+            except httpx.HTTPError as exc:
+                outcome = repr(exc)
+            assert outcome == "refused"
+    finally:
+        rasa.stop()
+        actions.close()
 
 
 # -- the scaled profile, through `make run PROFILE=scaled` ---------------------------------------

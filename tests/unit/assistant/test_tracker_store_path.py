@@ -69,7 +69,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, Path]:
     (cwd / "quoted-endpoints.yml").write_text(_QUOTED_ENDPOINTS, encoding="utf-8")
     tracker_db = tmp_path_factory.mktemp("tracker") / "tracker.db"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TRACKER_DB": str(tracker_db),
-           "ACTION_ENDPOINT_URL": "http://127.0.0.1:9/webhook"}
+           "ACTION_ENDPOINT_URL": "http://127.0.0.1:9/webhook", "ACTION_SERVER_TOKEN": "t"}
     proc = subprocess.run([str(RASA_PYTHON), "-c", _PROBE, str(ROOT / "endpoints.yml")],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("PROBE ")]

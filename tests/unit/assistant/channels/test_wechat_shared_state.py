@@ -4,6 +4,7 @@ instances claim messages there, and they and the console keep one access token t
 from __future__ import annotations
 
 from pathlib import Path
+from tempfile import mkdtemp
 
 from assistant.channels.wechat_config import WeChatSettings
 from assistant.channels.wechat_token_cache import LocalTokenCache, RedisTokenCache, token_cache
@@ -12,7 +13,9 @@ from assistant.settings import EMBEDDED, SCALED, RuntimeSettings
 
 
 def _wechat_processes(profile: str) -> dict[str, str | None]:
-    settings = RuntimeSettings().model_copy(update={"profile": profile})
+    # Never the checkout's var/ (issue 26, finding 13): building writes nothing, but keep it so.
+    settings = RuntimeSettings().model_copy(update={"profile": profile,
+                                                    "var_dir": Path(mkdtemp()) / "var"})
     deployment = build_deployment(settings, Path("models/any.tar.gz"))
     return {p.name: p.env.get("WECHAT_DEDUP_REDIS") for p in deployment
             if p.name.startswith(("rasa server", "staff console"))}

@@ -35,6 +35,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from assistant.channels.messages import MESSAGES
+from assistant.channels.rate_limit import refusal
 from assistant.channels.rest_protocol import (
     OUTBOX_TOKEN_HEADER,
     BadRequest,
@@ -44,7 +45,6 @@ from assistant.channels.rest_protocol import (
 )
 from assistant.channels.staff_replies import HUMAN_HAS_TAKEN_OVER, STAFF_METADATA_KEY
 from conversation.channels import WECHAT, owner
-from conversation.limits import MAX_MESSAGE_CHARS
 from observability.rasa_metrics import timed_turn
 
 log = logging.getLogger(__name__)
@@ -116,9 +116,10 @@ def guard_turn(
         if not text:
             await output.send_text_message(message.sender_id, EMPTY_MESSAGE_REPLY)
             return
-        if len(text) > MAX_MESSAGE_CHARS:
-            log.warning("sender=%s message of %d chars truncated", message.sender_id, len(text))
-            message.text = text[:MAX_MESSAGE_CHARS]
+        refused = refusal(message.sender_id, text)  # too long, or over the sender's rate
+        if refused is not None:
+            await output.send_text_message(message.sender_id, refused)
+            return
         before = len(output.messages) if isinstance(output, CollectingOutputChannel) else None
         try:
             await on_new_message(message)

@@ -8,6 +8,7 @@ server's metrics.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +29,7 @@ from conversation.slots import (
     LAST_RETRIEVAL,
     NEEDS_HUMAN,
 )
+from knowledge.knowledge_base import KnowledgeBase
 from knowledge.models import KnowledgeBaseUnavailable
 from knowledge.retrieval.answering import (
     AnswerKind,
@@ -132,6 +134,20 @@ def _render_answer(dispatcher: CollectingDispatcher, answer: PolicyAnswer, sever
             dispatcher.utter_message(response="utter_policy_see_also", citation=citation)
 
 
+def _answer_message(kb: KnowledgeBase, question: str, understood: bool
+                    ) -> tuple[Mapping[str, dict], list[PolicyAnswer]]:
+    """The documents searched and the answers to every question in the message."""
+    pinned = requested_versions(question, kb.store.versions())
+    if pinned:  # "2019年版怎么说": answer from that version, for audit
+        with kb.audit_retriever(pinned) as retriever:
+            documents = retriever.documents
+            return documents, answer_message(observed(retriever.search), question, understood,
+                                              documents, retriever)
+    documents = kb.retriever.documents
+    return documents, answer_message(observed(kb.retriever.search), question, understood,
+                                     documents, kb.retriever)
+
+
 class ActionAnswerPolicyQuestion(Action):
     def name(self) -> str:
         return "action_answer_policy_question"
@@ -146,17 +162,10 @@ class ActionAnswerPolicyQuestion(Action):
                                         SlotSet(ASSESSMENT_OFFERED, False)]
         understood = intent in POLICY_INTENTS
         try:
-            kb = knowledge_base()
-            pinned = requested_versions(question, kb.store.versions())
-            if pinned:  # "2019年版怎么说": answer from that version, for audit
-                with kb.audit_retriever(pinned) as retriever:
-                    documents = retriever.documents
-                    answers = answer_message(observed(retriever.search), question, understood,
-                                             documents, retriever)
-            else:
-                documents = kb.retriever.documents
-                answers = answer_message(observed(kb.retriever.search), question, understood,
-                                         documents, kb.retriever)
+            # Off the event loop: the search is CPU work (segmentation, the encoder, the
+            # ranker), and the action server must go on taking other users' turns meanwhile.
+            documents, answers = await asyncio.to_thread(
+                _answer_message, knowledge_base(), question, understood)
         except KnowledgeBaseUnavailable:
             log.exception("knowledge base unavailable for %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_kb_unavailable")

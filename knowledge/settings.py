@@ -124,7 +124,12 @@ class KnowledgeSettings(BaseSettings):
     anticipated_questions: bool = True
     question_weight: float = 0.3
     question_mode: str = "sum"  # a passage's score: own + best question ("sum") or the max
-    max_query_chars: int = 500
+    # The work one question can cause (issue 26): characters of a question that are analysed
+    # (segmentation, glossary, BM25; owners' questions are under 60 characters), and the
+    # first characters of those that the dense encoder reads (its cost grows with the length:
+    # about 0.8 s for 500 characters with e5-small, 0.08 s for 64). docs/security.md.
+    max_query_chars: int = 120
+    dense_query_chars: int = 64
     # Document-aware ranking (knowledge/retrieval/document_ranking.py, knowledge/data/ranking.yml)
     policy_boost: float = 1.6  # the opinion's passages, for a question with no law cue
     liability_boost: float = 1.3  # laws' liability chapters, for a question about consequences

@@ -18,6 +18,7 @@ MESSAGES_FILE = Path(__file__).with_name("messages.yml")
 TEMPLATE_FIELDS = {
     "wechat_earlier_answer": {"question", "answer"},
     "wechat_more_waiting": {"count"},
+    "message_too_long": {"limit"},
 }
 
 
@@ -25,6 +26,8 @@ TEMPLATE_FIELDS = {
 class ChannelMessages:
     empty_message: str
     no_reply: str
+    message_too_long: str
+    rate_limited: str
     human_has_taken_over: str
     wechat_welcome: str
     wechat_text_only: str

@@ -39,6 +39,7 @@ from sanic.response import HTTPResponse
 
 from assistant.channels.http_body import BodyTooLarge, read_bounded
 from assistant.channels.messages import MESSAGES
+from assistant.channels.rate_limit import refusal
 from assistant.channels.rest_protocol import (
     OUTBOX_TOKEN_HEADER,
     BadRequest,
@@ -49,7 +50,7 @@ from assistant.channels.rest_protocol import (
 from assistant.channels.staff_replies import HUMAN_HAS_TAKEN_OVER, STAFF_METADATA_KEY
 from assistant.channels.user_text import neutralise
 from conversation.channels import WECHAT, owner
-from conversation.limits import MAX_MESSAGE_CHARS, MAX_REST_BODY_BYTES
+from conversation.limits import MAX_REST_BODY_BYTES
 from observability.rasa_metrics import timed_turn
 
 log = logging.getLogger(__name__)
@@ -121,10 +122,11 @@ def guard_turn(
         if not text:
             await output.send_text_message(message.sender_id, EMPTY_MESSAGE_REPLY)
             return
-        if len(text) > MAX_MESSAGE_CHARS:
-            log.warning("sender=%s message of %d chars truncated", message.sender_id, len(text))
-            message.text = text[:MAX_MESSAGE_CHARS]
-        message.text = neutralise(message.text)  # text, never a command such as /restart
+        refused = refusal(message.sender_id, text)  # too long, or over the sender's rate
+        if refused is not None:
+            await output.send_text_message(message.sender_id, refused)
+            return
+        message.text = neutralise(text)  # text, never a command such as /restart
         before = len(output.messages) if isinstance(output, CollectingOutputChannel) else None
         try:
             await on_new_message(message)

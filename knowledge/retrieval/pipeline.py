@@ -294,6 +294,11 @@ class SearchPipeline:
                 lex = np.maximum(lex, best_q)
         return lex, src, own, best_raw
 
+    def dense_query(self, a: QueryAnalysis) -> str:
+        """What the dense encoder reads of a question: its first `dense_query_chars`
+        (the encoder's cost grows with the length; an owner's question fits)."""
+        return a.normalized[: self.settings.dense_query_chars]
+
     def _dense(self, gen: LoadedGeneration, a: QueryAnalysis,
                exclude_units: frozenset[int] = frozenset(),
                query_vector: np.ndarray | None = None
@@ -303,7 +308,7 @@ class SearchPipeline:
         n = len(gen.passages)
         assert gen.dense is not None and self.encoder is not None
         qvec = (query_vector if query_vector is not None
-                else self.encoder.encode_queries([a.normalized])[0])
+                else self.encoder.encode_queries([self.dense_query(a)])[0])
         ids, sims = gen.dense.search(qvec, self.settings.dense_depth + len(exclude_units))
         dense = np.full(n, np.nan)
         src = np.full(n, -1)

@@ -224,8 +224,10 @@ class QueryAnalyzer:
     def analyze(self, query: str) -> QueryAnalysis:
         if not isinstance(query, str):
             query = "" if query is None else str(query)
-        full = self.normalizer.query_text(query)
-        truncated = len(full) > self.max_chars
+        # Normalisation keeps the length of Han text; reading a bounded prefix keeps a long
+        # message from costing more than the part that is analysed.
+        full = self.normalizer.query_text(query[: self.max_chars * 2])
+        truncated = len(full) > self.max_chars or len(query) > self.max_chars * 2
         normalized = full[: self.max_chars]
         if not normalized:
             return QueryAnalysis(query, normalized, [], [], [], {}, {}, "empty query", truncated)

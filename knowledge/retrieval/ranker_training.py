@@ -202,7 +202,8 @@ def collect_examples(pipeline: SearchPipeline, gen: LoadedGeneration,
     """`encode`: the normalised questions -> their query vectors, in one batch (query_vectors);
     without it the pipeline encodes each question as a search does."""
     analyses = [pipeline.analyzer.analyze(q.text) for q in questions]
-    vectors = encode([a.normalized for a in analyses if not a.problem]) if encode else {}
+    vectors = (encode([pipeline.dense_query(a) for a in analyses if not a.problem])
+               if encode else {})
     question_units: dict[str, list[int]] = {}
     for j, unit in enumerate(gen.units):
         if unit.kind == QUESTION:
@@ -218,7 +219,7 @@ def collect_examples(pipeline: SearchPipeline, gen: LoadedGeneration,
         hide = frozenset(question_units.get(q.text, ())) if q.hide_own_unit else frozenset()
         cues = pipeline.question_cues(gen, a, None, False)
         legs, _, _ = pipeline.leg_scores(gen, a, "learned", cues, hide,
-                                         vectors.get(a.normalized))
+                                         vectors.get(pipeline.dense_query(a)))
         found = pipeline.candidates(gen, a, legs, cues)
         if len(found.ids) == 0:
             continue
@@ -407,6 +408,7 @@ class RankerTrainer:
             "expansion": s.expansion_weight, "depth": s.dense_depth,
             "bm25": s.bm25_enabled, "anticipated": s.anticipated_questions,
             "dense_always": s.dense_always,
+            "query_chars": (s.max_query_chars, s.dense_query_chars),
             # the data the features read: the glossary, the cues, the word lists
             "data": {name: hashlib.sha256((s.data_dir / name).read_bytes()).hexdigest()
                      for name in FEATURE_DATA if (s.data_dir / name).exists()}})

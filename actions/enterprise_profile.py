@@ -16,11 +16,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import last_user_text
-from actions.knowledge_client import eligibility_engine, profile_extractor
+from actions.knowledge_client import eligibility_engine, knowledge_base, profile_extractor
 from conversation.slots import (
     CONFIRM_FACT,
     FACT_TO_CONFIRM,
     HUMAN_OFFERED,
+    LAST_ANSWER_PASSAGES,
     LAST_ASSESSMENT,
     LAST_CITATIONS,
 )
@@ -36,6 +37,7 @@ from knowledge.eligibility.reply import (
 )
 from knowledge.language.question_splitter import is_question
 from knowledge.models import KnowledgeBaseUnavailable
+from knowledge.retrieval.detail import answer_details
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +241,7 @@ class ActionAssessEnterprise(Action):
                     categories="、".join(assessment.get("open_categories") or ()))
         citations = [r["citation"] for r in applying_reasons(assessment)]
         return [SlotSet(LAST_ASSESSMENT, assessment), SlotSet(LAST_CITATIONS, citations),
+                SlotSet(LAST_ANSWER_PASSAGES, []),
                 SlotSet(HUMAN_OFFERED, False)]
 
 
@@ -257,8 +260,33 @@ class ActionAskConfirmFact(Action):
         return []
 
 
+def explain_policy_answer(dispatcher: CollectingDispatcher, tracker: Tracker,
+                          passages: list[str]) -> list[EventType]:
+    """The whole clauses the last answer quoted from, and the law articles they rest on."""
+    try:
+        kb = knowledge_base()
+        details = answer_details(kb.retriever, kb.store, passages)
+    except KnowledgeBaseUnavailable:
+        log.exception("answer detail failed for %s", tracker.sender_id)
+        dispatcher.utter_message(response="utter_kb_unavailable")
+        return [SlotSet(HUMAN_OFFERED, True)]
+    if not details:  # a publish since: the quoted text may have changed
+        dispatcher.utter_message(response="utter_no_assessment_yet")
+        return []
+    for detail in details:
+        dispatcher.utter_message(response="utter_answer_detail", text=detail.text,
+                                 citation=detail.citation)
+        for basis in detail.basis:
+            dispatcher.utter_message(response="utter_answer_basis", citation=basis.citation,
+                                     text=basis.text)
+    if not any(d.basis for d in details):
+        dispatcher.utter_message(response="utter_answer_no_more_detail")
+    return []
+
+
 class ActionExplainAssessment(Action):
-    """'详细说说': the clause texts behind the last assessment."""
+    """'详细说说': more of the last answer (a policy answer's whole clauses and their legal
+    basis), or the clause texts behind the last assessment."""
 
     def name(self) -> str:
         return "action_explain_assessment"
@@ -266,6 +294,9 @@ class ActionExplainAssessment(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        passages = tracker.get_slot(LAST_ANSWER_PASSAGES) or []
+        if passages:  # the last answer was a policy answer: more of what it quoted
+            return explain_policy_answer(dispatcher, tracker, passages)
         assessment = tracker.get_slot(LAST_ASSESSMENT)
         if not assessment:
             dispatcher.utter_message(response="utter_no_assessment_yet")

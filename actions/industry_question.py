@@ -13,8 +13,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.conversation import last_user_text
-from actions.knowledge_client import eligibility_engine, profile_extractor
-from conversation.slots import ASSESSMENT_OFFERED, HUMAN_OFFERED, LAST_CITATIONS
+from actions.knowledge_client import eligibility_engine, knowledge_base, profile_extractor
+from conversation.slots import (
+    ASSESSMENT_OFFERED,
+    HUMAN_OFFERED,
+    LAST_ANSWER_PASSAGES,
+    LAST_CITATIONS,
+)
 from knowledge.eligibility.profile_extractor import UNKNOWN
 from knowledge.language.question_splitter import is_question
 from knowledge.models import KnowledgeBaseUnavailable
@@ -22,6 +27,7 @@ from knowledge.models import KnowledgeBaseUnavailable
 log = logging.getLogger(__name__)
 
 PROFILE_FORM = "enterprise_profile_form"
+MAX_CRITERIA = 2  # a phone screen: the categories the last answer was about, at most two
 
 
 def industry_asked_about(text: str) -> tuple[str | None, dict[str, Any]]:
@@ -53,9 +59,13 @@ class ActionAnswerIndustryQuestion(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        description, facts = industry_asked_about(last_user_text(tracker))
+        text = last_user_text(tracker)
+        description, facts = industry_asked_about(text)
         if description is None:
-            return [FollowupAction(PROFILE_FORM)]
+            # "那我们厂会被列进去吗" after an answer on that list: who is in it, then the form.
+            if profile_extractor().refers_back(text):
+                self._criteria_of_last_answer(dispatcher, tracker)
+            return [FollowupAction(PROFILE_FORM), SlotSet(LAST_ANSWER_PASSAGES, [])]
         try:
             finding = eligibility_engine().industry_finding(description)
         except KnowledgeBaseUnavailable:
@@ -72,5 +82,20 @@ class ActionAnswerIndustryQuestion(Action):
         dispatcher.utter_message(response="utter_offer_assessment")
         # What the question stated about the enterprise is kept for the assessment.
         return [*(SlotSet(k, v) for k, v in facts.items()), SlotSet("industry", description),
+                SlotSet(LAST_ANSWER_PASSAGES, []),
                 SlotSet(ASSESSMENT_OFFERED, True), SlotSet(HUMAN_OFFERED, False),
                 SlotSet(LAST_CITATIONS, [finding.citation])]
+
+    @staticmethod
+    def _criteria_of_last_answer(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        passage_ids = tracker.get_slot(LAST_ANSWER_PASSAGES) or []
+        try:
+            passage = knowledge_base().retriever.passage(passage_ids[0]) if passage_ids else None
+            criteria = (eligibility_engine().category_criteria(passage.doc_id, passage.clause_key)
+                        if passage is not None else [])
+        except KnowledgeBaseUnavailable:
+            log.exception("category criteria failed for %s", tracker.sender_id)
+            return
+        for criterion in criteria[:MAX_CRITERIA]:
+            dispatcher.utter_message(response="utter_category_criteria", text=criterion.text,
+                                     citation=criterion.citation)

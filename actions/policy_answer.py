@@ -24,6 +24,7 @@ from conversation.slots import (
     ASSESSMENT_OFFERED,
     FALLBACK_COUNT,
     HUMAN_OFFERED,
+    LAST_ANSWER_PASSAGES,
     LAST_CITATIONS,
     LAST_QUESTION,
     LAST_RETRIEVAL,
@@ -159,7 +160,8 @@ class ActionAnswerPolicyQuestion(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         # Any answer moves on from an offered assessment ("好的" no longer starts it).
         events: list[dict[str, Any]] = [SlotSet(LAST_QUESTION, question),
-                                        SlotSet(ASSESSMENT_OFFERED, False)]
+                                        SlotSet(ASSESSMENT_OFFERED, False),
+                                        SlotSet(LAST_ANSWER_PASSAGES, [])]
         understood = intent in POLICY_INTENTS
         try:
             # Off the event loop: the search is CPU work (segmentation, the encoder, the
@@ -183,6 +185,8 @@ class ActionAnswerPolicyQuestion(Action):
             for answer in answers:
                 _render_answer(dispatcher, answer, several=len(answers) > 1)
             citations = [c for a in answered for c in a.citations]
+            events.append(SlotSet(LAST_ANSWER_PASSAGES,
+                                  [a.passage_ids[0] for a in answered if a.passage_ids]))
             return [*events, SlotSet(HUMAN_OFFERED, False), SlotSet(FALLBACK_COUNT, 0),
                     SlotSet(LAST_CITATIONS, citations)]
 

@@ -16,6 +16,7 @@ NEGATIVE_FEEDBACK = "negative_feedback"  # {"comment": ..., "question": ...} whe
 # The profile field whose terse adverse answer ("不是") the form repeats back before using it,
 # and the form slot that asks for that confirmation (never filled: answering clears the first).
 FACT_TO_CONFIRM = "fact_to_confirm"
+LAST_ANSWER_PASSAGES = "last_answer_passages"  # passages the last policy answer quoted
 ASSESSMENT_OFFERED = "assessment_offered"  # the full assessment was offered; "好的" starts it
 CONFIRM_FACT = "confirm_fact"
 
@@ -26,4 +27,4 @@ HANDOFF_REASONS = (HANDOFF_USER_REQUEST, HANDOFF_ACCEPTED_OFFER)
 
 SHARED_SLOTS = (LAST_QUESTION, LAST_CITATIONS, LAST_RETRIEVAL, LAST_ASSESSMENT, HUMAN_OFFERED,
                 NEEDS_HUMAN, HANDOFF_REASON, FALLBACK_COUNT, NEGATIVE_FEEDBACK, FACT_TO_CONFIRM,
-                CONFIRM_FACT, ASSESSMENT_OFFERED)
+                CONFIRM_FACT, ASSESSMENT_OFFERED, LAST_ANSWER_PASSAGES)

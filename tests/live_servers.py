@@ -41,6 +41,21 @@ class Assistant:
     def reply(self, sender: str, message: str) -> str:
         return "\n".join(self.send(sender, message))
 
+    def trigger(self, sender: str, intent: str) -> str:
+        """The bot's reply to an intent sent through Rasa's HTTP API (token-protected).
+
+        Users can no longer type "/intent" (issue 26: the channels send it as text), so a
+        test that needs an exact intent, whatever the trained model makes of a text, asks
+        Rasa directly, as the console would.
+        """
+        resp = self.client.post(
+            f"{self.settings.rasa_url}/conversations/{sender}/trigger_intent",
+            json={"name": intent},
+            headers={"Authorization": f"Bearer {self.settings.rasa_api_token}"},
+        )
+        resp.raise_for_status()
+        return "\n".join(m.get("text", "") for m in resp.json().get("messages", []))
+
     def slot_events(self, sender: str) -> list[tuple[str, object]]:
         """Slot events as stored in the real SQLite tracker store, oldest first."""
         with sqlite3.connect(self.settings.tracker_db) as db:

@@ -168,6 +168,17 @@ class IndustryFinding:
     citation: str
 
 
+@dataclass(frozen=True)
+class CategoryCriterion:
+    """Who the opinion puts in a category, quoted: for "那我们厂会被列进去吗" after an answer
+    about that category's measures."""
+
+    category: str
+    label: str
+    text: str  # the clause's sentence naming the category (or the clause)
+    citation: str
+
+
 class EligibilityEngine:
     """Assesses enterprise profiles; rules and lexicon reload when their files change."""
 
@@ -210,6 +221,30 @@ class EligibilityEngine:
         return IndustryFinding(description, self.classify_industry(description).fields,
                                tuple(lexicon.field_names), listing.rstrip(";；"),
                                clause.citation)
+
+    def category_criteria(self, doc_id: str, clause_key: str) -> list[CategoryCriterion]:
+        """The categories a clause is about (a category rule rests on it, or one of the
+        category's measures, obligations or next steps cites it), each with the sentence of
+        its deciding clause that names who is in it."""
+        rules = self.rules
+        clauses = _InForceClauses(self.store, self.versions)
+        ref = ClauseRef(doc_id, clause_key)
+        out: list[CategoryCriterion] = []
+        for category in rules.category_order:
+            own = rules.category_rules(category)
+            items = [i for r in own for name, ids in (("measures", r.measures),
+                                                      ("obligations", r.obligations),
+                                                      ("next_steps", r.next_steps))
+                     for i in (getattr(rules, name)[x] for x in ids)]
+            if not any(r.clause == ref for r in own) and not any(i.clause == ref for i in items):
+                continue
+            label = rules.category_labels[category]
+            for deciding in dict.fromkeys(r.clause for r in own if r.when.kind != "always"):
+                clause = clauses.get(deciding)
+                sentences = [x for x in re.split(r"(?<=[。；;])\s*", clause.text) if x]
+                named = [x for x in sentences if label[:2] in x] or [clause.text]
+                out.append(CategoryCriterion(category, label, named[0].strip(), clause.citation))
+        return out
 
     def assess(self, profile: Mapping[str, Any] | Profile) -> Assessment:
         """Assesses one profile.

@@ -127,8 +127,10 @@ class ProfileExtractor:
         confirm_when_terse: Mapping[str, Any] | None = None,
         statements: Mapping[str, Mapping[Any, str]] | None = None,
         industry_cues: tuple[str, ...] = (),
+        back_reference_cues: tuple[str, ...] = (),
     ) -> None:
         self._industry_cues = industry_cues
+        self._back_reference_cues = back_reference_cues
         self._fields = fields
         self._answers = answers
         self.labels = labels or {}  # how the assistant names each fact to the owner
@@ -155,7 +157,8 @@ class ProfileExtractor:
                               for k in _Markers.__dataclass_fields__})
         return cls(fields, answers, {k: str(v) for k, v in (data.get("labels") or {}).items()},
                    topics, markers, data.get("confirm_when_terse"), data.get("statements"),
-                   tuple(map(str, data.get("industry_cues") or ())))
+                   tuple(map(str, data.get("industry_cues") or ())),
+                   tuple(map(str, data.get("back_reference_cues") or ())))
 
     def short_answer(self, text: str) -> str | None:
         """'yes', 'no' or 'unknown' when the whole message is a short answer, else None."""
@@ -246,6 +249,10 @@ class ProfileExtractor:
             if len(description) >= _MIN_INDUSTRY_CHARS:
                 facts["industry"] = description
         return StatedFacts(facts, frozenset(terse), corrects)
+
+    def refers_back(self, text: str) -> bool:
+        """Whether a category question is about the category of the last answer."""
+        return any(cue in text for cue in self._back_reference_cues)
 
     def describes_business(self, text: str) -> bool:
         """Whether words read as an industry talk about a business at all ("做家具的")."""

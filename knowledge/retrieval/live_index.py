@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,11 @@ class LoadedGeneration:
     basis: LegalBasisMap = field(default_factory=dict)
     ranker: LearnedRanker | None = None
     cross_references: CrossReferenceMap = field(default_factory=dict)
+
+    @cached_property
+    def passage_index(self) -> dict[str, int]:
+        """passage_id -> position, for looking up what an earlier answer quoted."""
+        return {p.passage_id: i for i, p in enumerate(self.passages)}
 
     @classmethod
     def load(cls, path: Path, settings: KnowledgeSettings, encoder: Encoder | None,

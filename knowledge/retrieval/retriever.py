@@ -172,6 +172,13 @@ class Retriever:
                             "short_title": gen.documents[doc_id].get("short_title", "")})
         return out
 
+    def passage(self, passage_id: str) -> Passage | None:
+        """A passage of the live generation by id (None if that generation no longer has it)."""
+        self.reload(force=self._generation is None)
+        gen = self._generation
+        position = gen.passage_index.get(passage_id) if gen else None
+        return gen.passages[position] if position is not None else None
+
     def article(self, doc_id: str, number: int) -> list[Passage]:
         """The passages of article `number` of a law in the live index, in order ([] if none)."""
         self.reload(force=self._generation is None)

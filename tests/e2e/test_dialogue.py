@@ -21,12 +21,12 @@ def test_two_questions_in_one_message_get_two_cited_answers(assistant: Assistant
 
 
 def test_not_understood_twice_then_offer_a_human(assistant: Assistant) -> None:
-    # "/nlu_fallback" is Rasa's way to send an intent directly: what NLU does with a given
-    # piece of gibberish depends on the trained model, the two-stage fallback must not.
+    # The intent is sent directly (Rasa's HTTP API): what NLU does with a given piece of
+    # gibberish depends on the trained model, the two-stage fallback must not.
     user = new_user()
-    first = assistant.reply(user, "/nlu_fallback")
+    first = assistant.trigger(user, "nlu_fallback")
     assert "没太理解" in first and CITED not in first
-    second = assistant.reply(user, "/nlu_fallback")
+    second = assistant.trigger(user, "nlu_fallback")
     assert "转人工" in second and CITED not in second
     assert "已为您转接人工" in assistant.reply(user, "好的")
 

@@ -179,13 +179,13 @@ def test_every_turn_is_counted_once_for_its_channel(
 def test_low_confidence_twice_counts_both_fallback_stages_then_the_handoff(
     assistant: Assistant, rasa_metrics: Scrape,
 ) -> None:
-    # "/nlu_fallback" is what NLU yields for a low-confidence message (gibberish); sent
-    # directly so that the test does not depend on how the trained model scores a given text.
+    # nlu_fallback is what NLU yields for a low-confidence message (gibberish); sent directly
+    # (Rasa's HTTP API) so that the test does not depend on how the model scores a given text.
     before = rasa_metrics()
     user = new_user()
-    assert "没太理解" in assistant.reply(user, "/nlu_fallback")
+    assert "没太理解" in assistant.trigger(user, "nlu_fallback")
     middle = rasa_metrics()
-    assert "转人工" in assistant.reply(user, "/nlu_fallback")
+    assert "转人工" in assistant.trigger(user, "nlu_fallback")
     assert "已为您转接人工" in assistant.reply(user, "好的")
     after = rasa_metrics()
 

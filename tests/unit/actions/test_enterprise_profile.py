@@ -461,3 +461,29 @@ def test_reset_clears_every_profile_slot_and_nothing_else(
                                   "conforms_industrial_policy", "environmental_leader",
                                   "key_project", "violations"}
     assert dispatcher.messages == []
+
+
+# -- "详细说说" after a policy answer ---------------------------------------------------------
+def test_detail_after_a_policy_answer_gives_the_whole_clause(
+    kb_env, load_tracker, run_action, dispatcher, render
+) -> None:
+    """The answer quoted one sentence of 工作原则 第2条; the detail is the whole clause, even
+    with an older assessment in the conversation."""
+    hit = kb_env.retriever.search("不能稳定达标排放的企业会被关停取缔吗").hits[0]
+    assert hit.passage.clause_key == "工作原则/2"
+    tracker = load_tracker("ask_detail", last_answer_passages=[hit.passage.passage_id],
+                           last_assessment={"category": "priority", "reasons": []})
+    run_action(ActionExplainAssessment(), tracker)
+    texts = [render(m) for m in dispatcher.messages]
+    assert dispatcher.messages[0]["response"] == "utter_answer_detail"
+    assert "实行分类监督管理" in texts[0] and "坚决依法关停取缔" in texts[0]  # all four sentences
+    assert f"——出自{DOC}工作原则 第2条" in texts[0]
+    assert not any("优先服务保障范围内" in t for t in texts)  # not the old assessment
+
+
+def test_detail_of_a_passage_no_longer_served_quotes_nothing(
+    kb_env, load_tracker, run_action, dispatcher
+) -> None:
+    run_action(ActionExplainAssessment(),
+               load_tracker("ask_detail", last_answer_passages=["gone-passage"]))
+    assert responses(dispatcher) == ["utter_no_assessment_yet"]

@@ -54,5 +54,24 @@ def test_a_category_question_naming_no_industry_starts_the_form(
     events = run_action(ActionAnswerIndustryQuestion(),
                         load_tracker("policy_question", text=text, intent="ask_category"))
     assert events == [{"event": "followup", "timestamp": None,
-                       "name": "enterprise_profile_form"}]
+                       "name": "enterprise_profile_form"},
+                      {"event": "slot", "timestamp": None, "name": "last_answer_passages",
+                       "value": []}]
     assert dispatcher.messages == []
+
+
+def test_a_category_question_about_the_last_answer_quotes_who_is_in_it_first(
+    kb_env, load_tracker, run_action, dispatcher, render
+) -> None:
+    """'那我们厂会被列进去吗' after an answer on the staggered-production list."""
+    hit = kb_env.retriever.search("错峰生产企业清单").hits[0]
+    assert hit.passage.clause_key == "工作任务/3"
+    tracker = load_tracker("policy_question", text="那我们厂会被列进去吗", intent="ask_category",
+                           last_answer_passages=[hit.passage.passage_id])
+    events = run_action(ActionAnswerIndustryQuestion(), tracker)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_category_criteria"
+    text = render(message)
+    assert "排放总量大" in text and "错峰生产" in text and f"——出自{DOC}工作原则 第2条" in text
+    assert events[0] == {"event": "followup", "timestamp": None,
+                         "name": "enterprise_profile_form"}

@@ -226,6 +226,7 @@ def test_unavailable_knowledge_base_gets_the_polite_retry_not_a_traceback(
     # Nothing was answered: the previous answer's citations are cleared, so feedback now
     # cannot pair this question with them.
     assert events == [SlotSet("last_question", "审批有没有绿色通道？"),
-                      SlotSet("assessment_offered", False), SlotSet("human_offered", True), SlotSet("last_citations", []),
+                      SlotSet("assessment_offered", False),
+                      SlotSet("last_answer_passages", []), SlotSet("human_offered", True), SlotSet("last_citations", []),
                       SlotSet("last_retrieval", None)]
     assert "knowledge base unavailable for owner-policy" in caplog.text

@@ -274,11 +274,12 @@ def explain_policy_answer(dispatcher: CollectingDispatcher, tracker: Tracker,
         dispatcher.utter_message(response="utter_no_assessment_yet")
         return []
     for detail in details:
-        dispatcher.utter_message(response="utter_answer_detail", text=detail.text,
+        # ("text" would replace the response: utter_message's own argument)
+        dispatcher.utter_message(response="utter_answer_detail", clause=detail.text,
                                  citation=detail.citation)
         for basis in detail.basis:
             dispatcher.utter_message(response="utter_answer_basis", citation=basis.citation,
-                                     text=basis.text)
+                                     clause=basis.text)
     if not any(d.basis for d in details):
         dispatcher.utter_message(response="utter_answer_no_more_detail")
     return []

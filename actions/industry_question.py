@@ -64,7 +64,7 @@ class ActionAnswerIndustryQuestion(Action):
         if description is None:
             # "那我们厂会被列进去吗" after an answer on that list: who is in it, then the form.
             if profile_extractor().refers_back(text):
-                self._criteria_of_last_answer(dispatcher, tracker)
+                criteria_of_last_answer(dispatcher, tracker)
             return [FollowupAction(PROFILE_FORM), SlotSet(LAST_ANSWER_PASSAGES, [])]
         try:
             finding = eligibility_engine().industry_finding(description)
@@ -86,16 +86,18 @@ class ActionAnswerIndustryQuestion(Action):
                 SlotSet(ASSESSMENT_OFFERED, True), SlotSet(HUMAN_OFFERED, False),
                 SlotSet(LAST_CITATIONS, [finding.citation])]
 
-    @staticmethod
-    def _criteria_of_last_answer(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-        passage_ids = tracker.get_slot(LAST_ANSWER_PASSAGES) or []
-        try:
-            passage = knowledge_base().retriever.passage(passage_ids[0]) if passage_ids else None
-            criteria = (eligibility_engine().category_criteria(passage.doc_id, passage.clause_key)
-                        if passage is not None else [])
-        except KnowledgeBaseUnavailable:
-            log.exception("category criteria failed for %s", tracker.sender_id)
-            return
-        for criterion in criteria[:MAX_CRITERIA]:
-            dispatcher.utter_message(response="utter_category_criteria", text=criterion.text,
-                                     citation=criterion.citation)
+
+def criteria_of_last_answer(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """Who the opinion puts in the category the last answer was about; False if none."""
+    passage_ids = tracker.get_slot(LAST_ANSWER_PASSAGES) or []
+    try:
+        passage = knowledge_base().retriever.passage(passage_ids[0]) if passage_ids else None
+        criteria = (eligibility_engine().category_criteria(passage.doc_id, passage.clause_key)
+                    if passage is not None else [])
+    except KnowledgeBaseUnavailable:
+        log.exception("category criteria failed for %s", tracker.sender_id)
+        return False
+    for criterion in criteria[:MAX_CRITERIA]:
+        dispatcher.utter_message(response="utter_category_criteria", clause=criterion.text,
+                                 citation=criterion.citation)
+    return bool(criteria)

@@ -18,7 +18,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import last_user_text
-from actions.knowledge_client import knowledge_base
+from actions.industry_question import criteria_of_last_answer
+from actions.knowledge_client import knowledge_base, profile_extractor
 from actions.scope import describe_scope, utter_naming_documents
 from conversation.slots import (
     ASSESSMENT_OFFERED,
@@ -163,6 +164,14 @@ class ActionAnswerPolicyQuestion(Action):
                                         SlotSet(ASSESSMENT_OFFERED, False),
                                         SlotSet(LAST_ANSWER_PASSAGES, [])]
         understood = intent in POLICY_INTENTS
+        extractor = profile_extractor()
+        if extractor.refers_back(question) and extractor.about_own_enterprise(question) and \
+                criteria_of_last_answer(dispatcher, tracker):
+            # "那我们厂会被列进去吗" after an answer on a category's list: who is in it, then
+            # the assessment is offered ("好的" starts it).
+            dispatcher.utter_message(response="utter_offer_assessment")
+            return [*events, SlotSet(ASSESSMENT_OFFERED, True), SlotSet(HUMAN_OFFERED, False),
+                    SlotSet(FALLBACK_COUNT, 0)]
         try:
             # Off the event loop: the search is CPU work (segmentation, the encoder, the
             # ranker), and the action server must go on taking other users' turns meanwhile.

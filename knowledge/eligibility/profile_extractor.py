@@ -128,7 +128,9 @@ class ProfileExtractor:
         statements: Mapping[str, Mapping[Any, str]] | None = None,
         industry_cues: tuple[str, ...] = (),
         back_reference_cues: tuple[str, ...] = (),
+        own_enterprise_cues: tuple[str, ...] = (),
     ) -> None:
+        self._own_enterprise_cues = own_enterprise_cues
         self._industry_cues = industry_cues
         self._back_reference_cues = back_reference_cues
         self._fields = fields
@@ -158,7 +160,8 @@ class ProfileExtractor:
         return cls(fields, answers, {k: str(v) for k, v in (data.get("labels") or {}).items()},
                    topics, markers, data.get("confirm_when_terse"), data.get("statements"),
                    tuple(map(str, data.get("industry_cues") or ())),
-                   tuple(map(str, data.get("back_reference_cues") or ())))
+                   tuple(map(str, data.get("back_reference_cues") or ())),
+                   tuple(map(str, data.get("own_enterprise_cues") or ())))
 
     def short_answer(self, text: str) -> str | None:
         """'yes', 'no' or 'unknown' when the whole message is a short answer, else None."""
@@ -253,6 +256,9 @@ class ProfileExtractor:
     def refers_back(self, text: str) -> bool:
         """Whether a category question is about the category of the last answer."""
         return any(cue in text for cue in self._back_reference_cues)
+
+    def about_own_enterprise(self, text: str) -> bool:
+        return any(cue in text for cue in self._own_enterprise_cues)
 
     def describes_business(self, text: str) -> bool:
         """Whether words read as an industry talk about a business at all ("做家具的")."""

@@ -230,3 +230,16 @@ def test_unavailable_knowledge_base_gets_the_polite_retry_not_a_traceback(
                       SlotSet("last_answer_passages", []), SlotSet("human_offered", True), SlotSet("last_citations", []),
                       SlotSet("last_retrieval", None)]
     assert "knowledge base unavailable for owner-policy" in caplog.text
+
+
+def test_a_question_about_our_place_in_the_last_answer_gets_who_is_in_it_and_an_offer(
+    kb_env, load_tracker, run_action, dispatcher, render
+) -> None:
+    """'那我们厂会被列进去吗' after the staggered-production list, whatever the NLU made of it."""
+    hit = kb_env.retriever.search("错峰生产企业清单").hits[0]
+    tracker = load_tracker("policy_question", text="那我们厂会被列进去吗", intent="nlu_fallback",
+                           last_answer_passages=[hit.passage.passage_id])
+    events = run_action(ActionAnswerPolicyQuestion(), tracker)
+    assert responses(dispatcher) == ["utter_category_criteria", "utter_offer_assessment"]
+    assert "排放总量大" in render(dispatcher.messages[0])
+    assert slot_values(events)["assessment_offered"] is True

@@ -194,6 +194,10 @@ class ActionAnswerPolicyQuestion(Action):
             for answer in answers:
                 _render_answer(dispatcher, answer, several=len(answers) > 1)
             citations = [c for a in answered for c in a.citations]
+            if extractor.asks_entitlement(question):
+                # What applies to this enterprise depends on its category: offer to find it.
+                dispatcher.utter_message(response="utter_offer_assessment")
+                events.append(SlotSet(ASSESSMENT_OFFERED, True))
             events.append(SlotSet(LAST_ANSWER_PASSAGES,
                                   [a.passage_ids[0] for a in answered if a.passage_ids]))
             return [*events, SlotSet(HUMAN_OFFERED, False), SlotSet(FALLBACK_COUNT, 0),

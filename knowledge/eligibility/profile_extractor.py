@@ -129,7 +129,9 @@ class ProfileExtractor:
         industry_cues: tuple[str, ...] = (),
         back_reference_cues: tuple[str, ...] = (),
         own_enterprise_cues: tuple[str, ...] = (),
+        entitlement_cues: tuple[str, ...] = (),
     ) -> None:
+        self._entitlement_cues = entitlement_cues
         self._own_enterprise_cues = own_enterprise_cues
         self._industry_cues = industry_cues
         self._back_reference_cues = back_reference_cues
@@ -161,7 +163,8 @@ class ProfileExtractor:
                    topics, markers, data.get("confirm_when_terse"), data.get("statements"),
                    tuple(map(str, data.get("industry_cues") or ())),
                    tuple(map(str, data.get("back_reference_cues") or ())),
-                   tuple(map(str, data.get("own_enterprise_cues") or ())))
+                   tuple(map(str, data.get("own_enterprise_cues") or ())),
+                   tuple(map(str, data.get("entitlement_cues") or ())))
 
     def short_answer(self, text: str) -> str | None:
         """'yes', 'no' or 'unknown' when the whole message is a short answer, else None."""
@@ -259,6 +262,10 @@ class ProfileExtractor:
 
     def about_own_enterprise(self, text: str) -> bool:
         return any(cue in text for cue in self._own_enterprise_cues)
+
+    def asks_entitlement(self, text: str) -> bool:
+        """'我们公司能享受哪些政策': what the owner's own enterprise can get."""
+        return self.about_own_enterprise(text) and any(c in text for c in self._entitlement_cues)
 
     def describes_business(self, text: str) -> bool:
         """Whether words read as an industry talk about a business at all ("做家具的")."""

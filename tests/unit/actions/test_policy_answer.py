@@ -243,3 +243,13 @@ def test_a_question_about_our_place_in_the_last_answer_gets_who_is_in_it_and_an_
     assert responses(dispatcher) == ["utter_category_criteria", "utter_offer_assessment"]
     assert "排放总量大" in render(dispatcher.messages[0])
     assert slot_values(events)["assessment_offered"] is True
+
+
+def test_what_our_enterprise_can_get_is_answered_then_the_assessment_offered(
+    kb_env, load_tracker, run_action, dispatcher
+) -> None:
+    tracker = load_tracker("policy_question", text="我们厂审批能享受绿色通道吗", intent="ask_measures")
+    events = run_action(ActionAnswerPolicyQuestion(), tracker)
+    assert responses(dispatcher)[-1] == "utter_offer_assessment"
+    assert "utter_policy_answer" in responses(dispatcher)
+    assert slot_values(events)["assessment_offered"] is True

@@ -60,9 +60,14 @@ def _clean(part: str) -> str:
     return _LIST_MARKER.sub("", part).strip(" \t，,、")
 
 
+# Words that look like question words but state a fact: 好几天 (several days), 几乎.
+_NOT_ASKING = re.compile(r"好几|几乎|没几")
+
+
 def _complete(text: str) -> bool:
-    """A question that stands on its own: long enough, and asking something."""
-    return _content(text) >= _MIN_CONTENT_CHARS and is_question(text)
+    """A question that stands on its own: long enough, and asking something ("设备坏了好几天
+    没修" states a fact; it is the context of the question that follows)."""
+    return _content(text) >= _MIN_CONTENT_CHARS and is_question(_NOT_ASKING.sub("", text))
 
 
 def _right_side(rest: str) -> str:

@@ -109,6 +109,13 @@ class Fit:
 class AnswerFitRules:
     specifics: tuple[Specific, ...] = ()
     conditions: tuple[OppositeCondition, ...] = field(default_factory=tuple)
+    # Phrases holding a cue that ask nothing (好几天): removed before the cues are matched.
+    not_asking: tuple[str, ...] = ()
+
+    def _asking(self, question: str) -> str:
+        for phrase in self.not_asking:
+            question = question.replace(phrase, "")
+        return question
 
     @classmethod
     def load(cls, path: Path = ANSWER_FIT_FILE) -> AnswerFitRules:
@@ -126,14 +133,16 @@ class AnswerFitRules:
                 Instead(str(c["instead"]["query"]), str(c["instead"]["phrase"]))
                 if c.get("instead") else None)
             for c in data.get("opposite_conditions") or ())
-        return cls(specifics, conditions)
+        return cls(specifics, conditions, _words(data.get("not_asking")))
 
     def asks_specifics(self, question: str) -> bool:
         """The question asks for an amount, a time or a procedure: a policy question even
         when nothing answers it ("申请表在哪里下载")."""
+        question = self._asking(question)
         return any(s.asked_in(question) for s in self.specifics)
 
     def fit(self, question: str, clause: str) -> Fit:
+        question = self._asking(question)
         conflict = next((Conflict(c.stated_label, c.clause_label, c.instead)
                          for c in self.conditions if c.applies(question, clause)), None)
         missing = tuple(s for s in self.specifics

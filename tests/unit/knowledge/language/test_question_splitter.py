@@ -48,6 +48,8 @@ def test_split_questions(text: str, expected: list[str]) -> None:
         ("我们是小厂。审批有没有绿色通道？", ["我们是小厂。审批有没有绿色通道？"]),
         ("审批能走绿色通道吗，我们是做家具的，预警提前几天发",
          ["审批能走绿色通道吗", "我们是做家具的，预警提前几天发"]),
+        # a fact that only looks like a question (好几天) is context, not a question
+        ("监测设备坏了好几天没修 被查到罚多少", ["监测设备坏了好几天没修 被查到罚多少"]),
         # an elliptical second half is not a question of its own
         ("绿色通道怎么走，要多久", ["绿色通道怎么走，要多久"]),
         ("手续不全会被关停吗，不达标的呢", ["手续不全会被关停吗，不达标的呢"]),

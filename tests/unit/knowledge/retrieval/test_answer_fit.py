@@ -56,6 +56,10 @@ def test_a_clause_that_does_not_give_what_is_asked_is_named_as_such(
         # no specific is asked: facts such as 手续 are not a request for a procedure
         ("手续齐全的企业能走绿色通道吗", GREEN_CHANNEL),
         ("审批有没有绿色通道", GREEN_CHANNEL),
+        # 好几天 says how long something lasted; it asks nothing
+        ("设备坏了好几天没修会怎样", GREEN_CHANNEL),
+        # a clause naming who helps answers "找谁"
+        ("遇到治污难题找谁帮忙", "提供产业政策咨询、污染防治技术服务。"),
     ],
 )
 def test_a_clause_that_gives_what_is_asked_answers_it(rules, question: str, clause: str) -> None:

@@ -35,6 +35,7 @@ from knowledge.knowledge_base import KnowledgeBase
 from knowledge.models import KnowledgeBaseUnavailable
 from knowledge.retrieval.answering import (
     AnswerKind,
+    OppositeCase,
     PolicyAnswer,
     RepealKind,
     RepealNotice,
@@ -106,6 +107,38 @@ def _render_not_covered(dispatcher: CollectingDispatcher, documents: Mapping[str
                            scope_of(documents) if documents else None)
 
 
+def _render_opposite(dispatcher: CollectingDispatcher, answer: PolicyAnswer,
+                     opposite: OppositeCase, several: bool) -> None:
+    """The best clause is about the opposite case of the owner's: said first, then the clause
+    for the owner's case (with what it leaves open), or that the text has none."""
+    dispatcher.utter_message(
+        response="utter_opposite_case_for" if several else "utter_opposite_case",
+        question=answer.question, stated=opposite.stated, clause_case=opposite.clause_case,
+        citation=opposite.citation)
+    if answer.kind is not AnswerKind.ANSWER:
+        dispatcher.utter_message(response="utter_opposite_case_not_covered")
+    elif answer.missing:
+        dispatcher.utter_message(response="utter_policy_partial_answer", answer=answer.text,
+                                 citation=answer.citation, missing=answer.missing)
+    else:
+        dispatcher.utter_message(response="utter_opposite_case_answer", answer=answer.text,
+                                 citation=answer.citation)
+
+
+def _render_quote(dispatcher: CollectingDispatcher, answer: PolicyAnswer, several: bool) -> None:
+    """The clause as the answer; when it leaves out what was asked (an amount, a time, a
+    procedure), the reply says so first and offers a human."""
+    if answer.opposite is not None:
+        _render_opposite(dispatcher, answer, answer.opposite, several)
+        return
+    if answer.missing:
+        response = "utter_policy_partial_answer_for" if several else "utter_policy_partial_answer"
+    else:
+        response = "utter_policy_answer_for" if several else "utter_policy_answer"
+    dispatcher.utter_message(response=response, answer=answer.text, citation=answer.citation,
+                             question=answer.question, missing=answer.missing)
+
+
 def _render_answer(dispatcher: CollectingDispatcher, answer: PolicyAnswer, several: bool) -> None:
     if answer.kind is AnswerKind.CLARIFY:
         if answer.repeal is not None:  # "环保法…": the repeal first, then the choice in force
@@ -115,9 +148,10 @@ def _render_answer(dispatcher: CollectingDispatcher, answer: PolicyAnswer, sever
     if answer.repeal is not None:
         _render_repeal(dispatcher, answer, answer.repeal, several)
     elif answer.kind is AnswerKind.ANSWER:
-        response = "utter_policy_answer_for" if several else "utter_policy_answer"
-        dispatcher.utter_message(response=response, answer=answer.text,
-                                 citation=answer.citation, question=answer.question)
+        _render_quote(dispatcher, answer, several)
+    elif answer.opposite is not None:
+        _render_opposite(dispatcher, answer, answer.opposite, several)
+        return
     else:
         dispatcher.utter_message(response="utter_not_covered_part", question=answer.question)
         return
@@ -214,7 +248,9 @@ class ActionAnswerPolicyQuestion(Action):
             return [*events, SlotSet(HUMAN_OFFERED, False), SlotSet(FALLBACK_COUNT, 0),
                     SlotSet(LAST_CITATIONS, [])]
         if only.kind is AnswerKind.NOT_COVERED:
-            if only.repeal is not None:  # the repeal, then that nothing in force was found
+            if only.repeal is not None or only.opposite is not None:
+                # the repeal (or that the clause is about the opposite case), then that nothing
+                # in force answers it
                 _render_answer(dispatcher, only, several=False)
             else:
                 _render_not_covered(dispatcher, documents)

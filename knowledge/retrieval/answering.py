@@ -28,6 +28,7 @@ from knowledge.citations import (
 )
 from knowledge.language.question_splitter import split_questions
 from knowledge.models import LEGISLATION_TYPES, Passage, SearchHit
+from knowledge.retrieval.answer_fit import AnswerFitRules, Instead, default_rules
 from knowledge.retrieval.cross_references import CrossReferenceMap
 from knowledge.retrieval.pipeline import DocumentReference, SearchResult
 
@@ -114,6 +115,19 @@ class GoverningRule:
 
 
 @dataclass(frozen=True)
+class OppositeCase:
+    """The question states a condition of the owner's enterprise that is the opposite of the
+    best clause's own ("我们排放一直达标" against "不能稳定达标排放的企业…关停取缔"): the reply
+    says so instead of quoting that clause as if it applied."""
+
+    stated: str  # 排放达标
+    clause_case: str  # 不能稳定达标排放或超标排放
+    # The clause about the opposite case (named, not quoted): without the document's title
+    # when the clause quoted instead names the same document (工作原则 第2条（…）).
+    citation: str
+
+
+@dataclass(frozen=True)
 class PolicyAnswer:
     kind: AnswerKind
     text: str = ""
@@ -131,6 +145,18 @@ class PolicyAnswer:
     choices: list[Choice] = field(default_factory=list)
     # The quoted article points to a repealed law: the rules in force that govern instead.
     governing: list[GoverningRule] = field(default_factory=list)
+    # What the question asks for that the quoted clause does not give ("金额", "办理流程"):
+    # the reply says the text does not say it and offers a human. "" when it answers.
+    missing: str = ""
+    # The best clause was about the opposite case of the owner's: ANSWER quotes the clause
+    # for the owner's own case after saying so; NOT_COVERED says so and declines.
+    opposite: OppositeCase | None = None
+
+    @property
+    def needs_human(self) -> bool:
+        """The reply offers a person: the text leaves part of the question open."""
+        return bool(self.missing) or (self.opposite is not None
+                                      and self.kind is not AnswerKind.ANSWER)
 
     @property
     def citations(self) -> list[str]:
@@ -381,32 +407,136 @@ def with_governing_rules(answer: PolicyAnswer, result: SearchResult,
     return replace(answer, governing=rules) if rules else answer
 
 
+# How deep in a part's own ranking the whole message's best clause may be to answer it.
+VOUCH_DEPTH = 3
+
+
+def _clause_key(hit: SearchHit) -> tuple[str, str]:
+    return (hit.passage.doc_id, hit.passage.clause_key)
+
+
+def _instead_hit(instead: Instead | None, result: SearchResult,
+                 search: Callable[[str], SearchResult]) -> SearchHit | None:
+    """The passage for the owner's own case: among the question's hits, or the one the
+    rule's query finds, as long as it holds the rule's phrase and is in force."""
+    if instead is None:
+        return None
+    for hit in result.hits:
+        if instead.phrase in hit.passage.text and hit.in_force:
+            return hit
+    found = search(instead.query)
+    return next((h for h in found.hits[:VOUCH_DEPTH]
+                 if instead.phrase in h.passage.text and h.in_force), None)
+
+
+def with_fit(answer: PolicyAnswer, result: SearchResult,
+             search: Callable[[str], SearchResult],
+             rules: AnswerFitRules | None = None) -> PolicyAnswer:
+    """Checks the quoted clause against what was asked (knowledge/retrieval/answer_fit.py):
+    a clause about the opposite case of the owner's is replaced by the clause for the owner's
+    case (or the answer declines), and what the question asks for that the clause does not
+    give is named, so the reply never passes a nearby sentence off as the answer."""
+    if answer.kind is not AnswerKind.ANSWER or answer.repeal is not None or not result.hits:
+        return answer
+    rules = rules or default_rules()
+    question = result.normalized_query or answer.question
+    fit = rules.fit(question, answer.text)
+    if fit.conflict is not None:
+        hit = _instead_hit(fit.conflict.instead, result, search)
+        if hit is None or hit.passage.passage_id == result.hits[0].passage.passage_id:
+            return PolicyAnswer(AnswerKind.NOT_COVERED, question=answer.question,
+                                evidence=answer.evidence, opposite=OppositeCase(
+                                    fit.conflict.stated, fit.conflict.clause_case,
+                                    answer.citation))
+        p = hit.passage
+        where = clause_reference(answer.citation) \
+            if p.doc_id == result.hits[0].passage.doc_id else answer.citation
+        answer = replace(answer, text=p.text, citation=cite(p.citation, p.item_title),
+                         see_also=[], passage_ids=[p.passage_id], governing=[],
+                         opposite=OppositeCase(fit.conflict.stated, fit.conflict.clause_case,
+                                               where))
+        fit = rules.fit(question, answer.text)
+    return replace(answer, missing=fit.missing_label) if fit.missing else answer
+
+
+def answer_result(result: SearchResult, search: Callable[[str], SearchResult],
+                  understood_as_policy_question: bool,
+                  documents: Mapping[str, dict] | None = None,
+                  library: ArticleLibrary | None = None,
+                  rules: AnswerFitRules | None = None) -> PolicyAnswer:
+    """The answer to one question from its search result."""
+    rules = rules or default_rules()
+    # A question asking for an amount, a time or a procedure is a policy question even when
+    # the NLU did not think so: it is declined honestly with a human, not "rephrase".
+    understood = understood_as_policy_question or rules.asks_specifics(
+        result.normalized_query or result.query)
+    answer = compose_answer(result, understood)
+    answer = with_governing_rules(answer, result, library)
+    answer = with_current_text(answer, result, search, documents, library)
+    return with_fit(answer, result, search, rules)
+
+
 def answer_question(search: Callable[[str], SearchResult], question: str,
                     understood_as_policy_question: bool,
                     documents: Mapping[str, dict] | None = None,
-                    library: ArticleLibrary | None = None) -> PolicyAnswer:
-    result = search(question)
-    answer = compose_answer(result, understood_as_policy_question)
-    answer = with_governing_rules(answer, result, library)
-    return with_current_text(answer, result, search, documents, library)
+                    library: ArticleLibrary | None = None,
+                    rules: AnswerFitRules | None = None) -> PolicyAnswer:
+    return answer_result(search(question), search, understood_as_policy_question, documents,
+                         library, rules)
+
+
+def vouched(part: SearchResult, whole: SearchResult,
+            taken: set[tuple[str, str]]) -> SearchResult | None:
+    """A part of a message too weak to answer on its own, answered by the clause the whole
+    message's search is sure of, when that clause is also among the part's own best and no
+    other part's answer quotes it ("哪些企业优先保障 还有偷排被抓到会怎么处理": the second part
+    alone hesitates between two texts; the message as a whole settles it)."""
+    if not whole.answerable or not whole.hits or whole.reference is not None:
+        return None
+    best = whole.hits[0]
+    key = _clause_key(best)
+    if key in taken or not best.in_force:
+        return None
+    own = [*part.choices, *part.hits[:VOUCH_DEPTH]]
+    match = next((h for h in own if _clause_key(h) == key), None)
+    if match is None:
+        return None
+    rest = [h for h in part.hits if _clause_key(h) != key]
+    return replace(part, hits=[match, *rest], answerable=True, choices=(),
+                   reason="vouched by the whole message")
 
 
 def answer_message(
     search: Callable[[str], SearchResult], text: str, understood_as_policy_question: bool,
     documents: Mapping[str, dict] | None = None, library: ArticleLibrary | None = None,
+    rules: AnswerFitRules | None = None,
 ) -> list[PolicyAnswer]:
     """Answers every question in a message; one answer when it asks one thing.
 
-    A message is treated as several questions only when at least one part can be answered
-    on its own; otherwise the whole message is searched as one question. `documents`
-    (`Retriever.documents`) names the successor texts of repealed ones.
+    Each part of a message that asks several things is answered or declined on its own; a
+    part too weak on its own may be answered by the whole message's clause (`vouched`). When
+    no part can be answered at all, the whole message is searched as one question.
+    `documents` (`Retriever.documents`) names the successor texts of repealed ones.
     """
     questions = split_questions(text)
     if len(questions) > 1:
-        answers = [answer_question(search, q, True, documents, library) for q in questions]
+        results = [search(q) for q in questions]
+        answers = [answer_result(r, search, True, documents, library, rules) for r in results]
+        weak = [i for i, a in enumerate(answers) if a.kind is not AnswerKind.ANSWER]
+        if weak:
+            whole = search(text)
+            taken = {_clause_key(r.hits[0]) for r, a in zip(results, answers, strict=True)
+                     if a.kind is AnswerKind.ANSWER and r.hits}
+            for i in weak:
+                promoted = vouched(results[i], whole, taken)
+                if promoted is not None:
+                    answers[i] = answer_result(promoted, search, True, documents, library,
+                                               rules)
+                    taken.add(_clause_key(promoted.hits[0]))
         if any(a.kind is AnswerKind.ANSWER for a in answers):
             return answers
-    return [answer_question(search, text, understood_as_policy_question, documents, library)]
+    return [answer_question(search, text, understood_as_policy_question, documents, library,
+                            rules)]
 
 
 # -- what the assistant can answer from ---------------------------------------------------

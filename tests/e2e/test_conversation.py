@@ -126,3 +126,21 @@ def test_question_naming_a_version_is_answered_from_that_version(assistant: Assi
     reply = assistant.reply(new_user(), "2019年版里重污染天气预警提前几天发布？")
     assert "提前1至2天" in reply
     assert f"{CITED}{DOC}工作任务 第2条" in reply
+
+
+def test_a_numbered_list_of_questions_gets_one_cited_answer_per_question(
+        assistant: Assistant) -> None:
+    reply = assistant.reply(new_user(), "1.预警提前几天发布\n2.执法检查会不会一律顶格处罚")
+    assert reply.count(CITED) >= 2
+    assert "关于“预警提前几天发布”：" in reply and "提前1至2天" in reply
+    assert "关于“执法检查会不会一律顶格处罚”：" in reply
+    assert f"{CITED}{DOC}工作任务 第4条" in reply
+    assert "没有找到相关规定" not in reply
+
+
+def test_an_answer_without_the_time_asked_says_so_and_offers_a_human(
+        assistant: Assistant) -> None:
+    reply = assistant.reply(new_user(), "走绿色通道审批要多少天")
+    assert reply.startswith("文件里没有写明时间或期限")
+    assert f"{CITED}{DOC}工作任务 第1条" in reply
+    assert "转人工" in reply

@@ -89,6 +89,49 @@ def test_two_questions_in_one_message_get_two_cited_answers_in_order(
     assert [r["outcome"] for r in slots["last_retrieval"]] == ["answer", "answer"]
 
 
+def test_questions_joined_by_a_comma_get_one_cited_answer_each(
+    kb_env, load_tracker, run_action, dispatcher, render
+) -> None:
+    tracker = load_tracker("two_policy_questions", text="审批能走绿色通道吗，重污染预警提前几天发")
+    events = run_action(ActionAnswerPolicyQuestion(), tracker)
+
+    assert responses(dispatcher) == ["utter_policy_answer_for", "utter_policy_answer_for"]
+    first, second = dispatcher.messages
+    assert (first["question"], first["citation"]) == ("审批能走绿色通道吗", GREEN_CHANNEL)
+    assert (second["question"], second["citation"]) == ("重污染预警提前几天发", EARLY_WARNING)
+    assert slot_values(events)["last_citations"] == [GREEN_CHANNEL, EARLY_WARNING]
+
+
+def test_an_answer_that_leaves_out_the_amount_asked_says_so_and_offers_a_human(
+    kb_env, load_tracker, run_action, dispatcher, render
+) -> None:
+    events = run_action(ActionAnswerPolicyQuestion(),
+                        load_tracker("policy_question", text="环保财税政策能补贴多少钱"))
+
+    assert responses(dispatcher) == ["utter_policy_partial_answer"]
+    [message] = dispatcher.messages
+    assert message["missing"] == "金额" and message["citation"] == GREEN_CHANNEL
+    text = render(message)
+    assert text.startswith("文件里没有写明金额")
+    assert "落实各项环保财税政策" in text and "转人工" in text
+    assert slot_values(events)["last_citations"] == [GREEN_CHANNEL]
+
+
+def test_a_compliant_owner_is_told_the_closure_clause_is_about_the_opposite_case(
+    kb_env, load_tracker, run_action, dispatcher, render
+) -> None:
+    run_action(ActionAnswerPolicyQuestion(),
+               load_tracker("policy_question", text="我们排放一直达标，会不会也被停产"))
+
+    assert responses(dispatcher) == ["utter_opposite_case", "utter_opposite_case_answer"]
+    opposite, answer = dispatcher.messages
+    assert render(opposite) == ("您说排放达标。工作原则 第2条（落实分类差别管控）讲的是"
+                                "不能稳定达标排放或超标排放的企业，和您说的情况相反。")
+    assert "一律关停" in answer["answer"]
+    assert answer["citation"] == f"{DOC}工作任务 第4条（完善执法监管机制）"
+    assert "关停取缔" not in render(answer)
+
+
 def test_uncovered_part_of_a_message_is_said_to_be_uncovered_without_a_citation(
     kb_env, load_tracker, run_action, dispatcher, render
 ) -> None:
@@ -227,7 +270,8 @@ def test_unavailable_knowledge_base_gets_the_polite_retry_not_a_traceback(
     # cannot pair this question with them.
     assert events == [SlotSet("last_question", "审批有没有绿色通道？"),
                       SlotSet("assessment_offered", False),
-                      SlotSet("last_answer_passages", []), SlotSet("human_offered", True), SlotSet("last_citations", []),
+                      SlotSet("last_answer_passages", []), SlotSet("human_offered", True),
+                      SlotSet("last_citations", []),
                       SlotSet("last_retrieval", None)]
     assert "knowledge base unavailable for owner-policy" in caplog.text
 

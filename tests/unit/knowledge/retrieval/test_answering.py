@@ -290,3 +290,115 @@ def test_an_article_pointing_to_a_repealed_law_comes_with_the_rule_in_force():
     assert rule.citation == "《中华人民共和国生态环境法典》第一千零九十五条"
     assert rule.text.startswith("建设单位未依法报批") and rule.reviewed is False
     assert rule.citation in answer.citations
+
+
+# -- several questions in one message, and what an answer leaves open ---------------------
+OPINION_ID = "hebei-differentiated-control-opinion"
+
+
+def _clause(clause_key: str, text: str, score: float, rank: int = 1,
+            doc_id: str = OPINION_ID) -> SearchHit:
+    passage = Passage(f"{doc_id}@1#{clause_key}#{rank}", doc_id, "1", clause_key, "", 1, "",
+                      rank, text, f"《{doc_id}》{clause_key}")
+    return SearchHit(passage, score, rank, {"in_force": True})
+
+
+class FakeSearch:
+    """Search results by question, for decisions that must not depend on a ranker."""
+
+    def __init__(self, results: dict[str, tuple[list[SearchHit], bool]]) -> None:
+        self.results = results
+        self.asked: list[str] = []
+
+    def __call__(self, query: str) -> SearchResult:
+        self.asked.append(query)
+        hits, answerable = self.results.get(query, ([], False))
+        return SearchResult(query, query, [], hits, answerable, "test")
+
+
+PRIORITY = _clause("工作原则/1", "环保“领跑者”企业……国家(省、市)重点项目。", 9.0)
+DISCHARGE = _clause("保障措施/1", "对弄虚作假、违法生产、偷排偷放……一律依法依规严肃查处。", 8.0)
+SEIZURE = _clause("第4条", "有下列情形之一的，可以实施查封、扣押。", 8.5, doc_id="seizure-rule")
+
+
+def test_a_weak_part_is_answered_by_the_clause_the_whole_message_is_sure_of():
+    search = FakeSearch({
+        "哪些企业优先保障": ([PRIORITY], True),
+        # alone, the second part hesitates between a rule and the opinion
+        "偷排被抓到会怎么处理": ([SEIZURE, replace(DISCHARGE, rank=2)], False),
+        "哪些企业优先保障 还有偷排被抓到会怎么处理": ([DISCHARGE, PRIORITY], True),
+    })
+    first, second = answer_message(search, "哪些企业优先保障 还有偷排被抓到会怎么处理", True)
+    assert (first.kind, first.citation) == (AnswerKind.ANSWER, PRIORITY.passage.citation)
+    assert (second.kind, second.question) == (AnswerKind.ANSWER, "偷排被抓到会怎么处理")
+    assert second.citation == DISCHARGE.passage.citation
+
+
+def test_the_whole_message_does_not_vouch_for_a_clause_another_part_quotes_or_its_own_misses():
+    search = FakeSearch({
+        "哪些企业优先保障": ([PRIORITY], True),
+        "偷排被抓到会怎么处理": ([SEIZURE], False),
+        "哪些企业优先保障 还有偷排被抓到会怎么处理": ([PRIORITY, DISCHARGE], True),
+    })
+    first, second = answer_message(search, "哪些企业优先保障 还有偷排被抓到会怎么处理", True)
+    assert first.kind is AnswerKind.ANSWER
+    # not dropped: declined on its own, with its question
+    assert (second.kind, second.question) == (AnswerKind.NOT_COVERED, "偷排被抓到会怎么处理")
+
+
+GREEN = _clause("工作任务/1", "开通“绿色通道”，优化审批服务流程，落实各项环保财税政策。", 9.0)
+CLOSURE = _clause("工作原则/2", "对不符合产业政策、手续不全、治理无望、不能稳定达标排放的企业，"
+                  "坚决依法关停取缔。", 9.0)
+NO_BLANKET = _clause("工作任务/4", "严格禁止“一律顶格处罚”“一律关停”“先停再说”等简单粗暴行为。",
+                     5.0)
+
+
+def test_an_answer_names_what_the_clause_does_not_give():
+    search = FakeSearch({"环保财税政策能补贴多少钱": ([GREEN], True)})
+    [answer] = answer_message(search, "环保财税政策能补贴多少钱", True)
+    assert answer.kind is AnswerKind.ANSWER and answer.missing == "金额"
+    assert answer.text == GREEN.passage.text  # quoted as what the text does say
+    assert answer.needs_human
+
+
+def test_a_question_asking_for_a_procedure_is_declined_not_misunderstood():
+    [answer] = answer_message(FakeSearch({}), "专项资金申请表在哪里下载", False)
+    assert answer.kind is AnswerKind.NOT_COVERED
+
+
+def test_a_clause_about_the_opposite_case_gives_way_to_the_clause_for_the_owners_case():
+    question = "我们排放一直达标，会不会也被停产"
+    search = FakeSearch({question: ([CLOSURE], True),
+                         "严格禁止一律顶格处罚 一律关停 先停再说": ([NO_BLANKET], True)})
+    [answer] = answer_message(search, question, True)
+    assert answer.kind is AnswerKind.ANSWER
+    assert (answer.text, answer.citation) == (NO_BLANKET.passage.text,
+                                              NO_BLANKET.passage.citation)
+    assert answer.opposite is not None
+    assert (answer.opposite.stated, answer.opposite.citation) == ("排放达标", "工作原则/2")
+    assert answer.passage_ids == [NO_BLANKET.passage.passage_id]
+
+
+def test_without_a_clause_for_the_owners_case_the_answer_declines():
+    question = "我们排放一直达标，会不会也被停产"
+    [answer] = answer_message(FakeSearch({question: ([CLOSURE], True)}), question, True)
+    assert answer.kind is AnswerKind.NOT_COVERED
+    assert answer.opposite is not None and answer.text == "" and answer.needs_human
+
+
+def test_comma_joined_questions_get_one_cited_answer_each(retriever):
+    first, second = answer_message(retriever.search, "审批能走绿色通道吗，重污染预警提前几天发",
+                                   True, retriever.documents)
+    assert (first.question, first.kind) == ("审批能走绿色通道吗", AnswerKind.ANSWER)
+    assert first.citation == f"{OPINION}工作任务 第1条（制定正向鼓励清单）"
+    assert (second.question, second.kind) == ("重污染预警提前几天发", AnswerKind.ANSWER)
+    assert "提前1至2天" in second.text and second.missing == ""
+
+
+def test_a_compliant_owner_is_not_told_the_closure_clause_applies(retriever):
+    answer = ask(retriever, "我们排放一直达标，会不会也被停产")
+    assert answer.kind is AnswerKind.ANSWER
+    assert "一律关停" in answer.text and "关停取缔" not in answer.text
+    assert answer.citation == f"{OPINION}工作任务 第4条（完善执法监管机制）"
+    assert answer.opposite is not None
+    assert answer.opposite.citation == "工作原则 第2条（落实分类差别管控）"

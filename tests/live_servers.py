@@ -51,7 +51,7 @@ class Assistant:
         resp = self.client.post(
             f"{self.settings.rasa_url}/conversations/{sender}/trigger_intent",
             json={"name": intent},
-            headers={"Authorization": f"Bearer {self.settings.rasa_api_token}"},
+            params={"token": self.settings.rasa_api_token},
         )
         resp.raise_for_status()
         return "\n".join(m.get("text", "") for m in resp.json().get("messages", []))

@@ -5,12 +5,14 @@ port (Linux /proc), for the supervisor's "port already in use" message and the t
 from __future__ import annotations
 
 import os
+import random
 import socket
 from pathlib import Path
 
 from assistant.settings import RuntimeSettings
 
 _LISTEN = "0A"  # TCP state LISTEN in /proc/net/tcp*
+_RANDOM = random.SystemRandom()  # independent of any seeded global random state
 
 
 def _listening_sockets(port: int) -> list[tuple[str, str]]:
@@ -73,8 +75,29 @@ def _bind(port: int) -> bool:
     return True
 
 
+# Ports the kernel hands out to outgoing connections (and to bind(("", 0))): a port picked there
+# is free when picked but may be taken by any client socket before the server binds it, which a
+# busy machine (a load benchmark beside the tests) does within seconds. Servers get ports below.
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_SERVER_PORT = 10000
+
+
+def _first_ephemeral_port() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port no server listens on now, outside the range the kernel gives client sockets."""
+    top = _first_ephemeral_port()
+    if top - _LOWEST_SERVER_PORT >= 1000:
+        for _ in range(200):
+            port = _RANDOM.randrange(_LOWEST_SERVER_PORT, top)
+            if _bind(port):
+                return port
+    with socket.socket() as s:  # no room below the ephemeral range: the kernel's choice
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 

@@ -1,0 +1,32 @@
+"""Ports for test and benchmark servers stay out of the kernel's range for client sockets:
+a port picked there can be taken by an outgoing connection before the server binds it (issue
+26: a scaled `make run` beside the load benchmark failed with "port already in use")."""
+
+from __future__ import annotations
+
+import socket
+
+from assistant.scaleout import ports
+
+
+def test_free_ports_are_below_the_ephemeral_range() -> None:
+    top = ports._first_ephemeral_port()
+    picked = {ports.free_port() for _ in range(50)}
+    assert all(ports._LOWEST_SERVER_PORT <= p < top for p in picked)
+    assert len(picked) > 1  # spread out, so two callers rarely pick the same
+
+
+def test_a_port_in_use_is_never_picked(monkeypatch) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        choices = iter([busy, busy, busy + 1 if busy + 1 < 65536 else busy - 1])
+        monkeypatch.setattr(ports._RANDOM, "randrange", lambda a, b: next(choices))
+        monkeypatch.setattr(ports, "_first_ephemeral_port", lambda: 65535)
+        assert ports.free_port() != busy
+
+
+def test_consecutive_instance_ports_are_free() -> None:
+    first = ports.free_ports_from(3)
+    assert all(ports._bind(first + i) for i in range(3))

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import last_user_text
-from actions.industry_question import criteria_of_last_answer
+from actions.industry_question import PROFILE_FORM, criteria_of_last_answer
 from actions.knowledge_client import knowledge_base, profile_extractor
 from actions.scope import describe_scope, utter_naming_documents
 from conversation.slots import (
@@ -199,6 +199,9 @@ class ActionAnswerPolicyQuestion(Action):
                                         SlotSet(LAST_ANSWER_PASSAGES, [])]
         understood = intent in POLICY_INTENTS
         extractor = profile_extractor()
+        if tracker.get_slot(ASSESSMENT_OFFERED) and extractor.accepts_assessment(question):
+            # "可以，评估一下" to the offer, which the NLU did not read as a plain yes
+            return [FollowupAction(PROFILE_FORM), SlotSet(ASSESSMENT_OFFERED, False)]
         if extractor.refers_back(question) and extractor.about_own_enterprise(question) and \
                 criteria_of_last_answer(dispatcher, tracker):
             # "那我们厂会被列进去吗" after an answer on a category's list: who is in it, then

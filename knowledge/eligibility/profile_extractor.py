@@ -130,7 +130,9 @@ class ProfileExtractor:
         back_reference_cues: tuple[str, ...] = (),
         own_enterprise_cues: tuple[str, ...] = (),
         entitlement_cues: tuple[str, ...] = (),
+        accept_assessment_cues: tuple[str, ...] = (),
     ) -> None:
+        self._accept_assessment_cues = accept_assessment_cues
         self._entitlement_cues = entitlement_cues
         self._own_enterprise_cues = own_enterprise_cues
         self._industry_cues = industry_cues
@@ -164,7 +166,8 @@ class ProfileExtractor:
                    tuple(map(str, data.get("industry_cues") or ())),
                    tuple(map(str, data.get("back_reference_cues") or ())),
                    tuple(map(str, data.get("own_enterprise_cues") or ())),
-                   tuple(map(str, data.get("entitlement_cues") or ())))
+                   tuple(map(str, data.get("entitlement_cues") or ())),
+                   tuple(map(str, data.get("accept_assessment_cues") or ())))
 
     def short_answer(self, text: str) -> str | None:
         """'yes', 'no' or 'unknown' when the whole message is a short answer, else None."""
@@ -266,6 +269,12 @@ class ProfileExtractor:
     def asks_entitlement(self, text: str) -> bool:
         """'我们公司能享受哪些政策': what the owner's own enterprise can get."""
         return self.about_own_enterprise(text) and any(c in text for c in self._entitlement_cues)
+
+    def accepts_assessment(self, text: str) -> bool:
+        """A reply to the offer of an assessment that takes it ("可以，评估一下", "行")."""
+        if is_question(text):
+            return False
+        return self.answer(text) == "yes" or any(c in text for c in self._accept_assessment_cues)
 
     def describes_business(self, text: str) -> bool:
         """Whether words read as an industry talk about a business at all ("做家具的")."""

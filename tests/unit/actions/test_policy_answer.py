@@ -297,3 +297,16 @@ def test_what_our_enterprise_can_get_is_answered_then_the_assessment_offered(
     assert responses(dispatcher)[-1] == "utter_offer_assessment"
     assert "utter_policy_answer" in responses(dispatcher)
     assert slot_values(events)["assessment_offered"] is True
+
+
+@pytest.mark.parametrize(("text", "starts"), [("可以，评估一下", True), ("行", True),
+                                              ("审批有没有绿色通道？", False)])
+def test_a_reply_accepting_the_offered_assessment_starts_it(
+    kb_env, load_tracker, run_action, dispatcher, text: str, starts: bool
+) -> None:
+    tracker = load_tracker("policy_question", text=text, intent="nlu_fallback",
+                           assessment_offered=True)
+    events = run_action(ActionAnswerPolicyQuestion(), tracker)
+    followups = [e for e in events if e["event"] == "followup"]
+    assert followups == ([{"event": "followup", "timestamp": None,
+                           "name": "enterprise_profile_form"}] if starts else [])

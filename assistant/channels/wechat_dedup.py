@@ -34,11 +34,12 @@ def dedup_key(fields: Mapping[str, Any]) -> str | None:
     return f"evt:{sender}:{created}:{event}"
 
 
-class DedupCache:
-    """A TTL + size-bounded set of message keys; `claim` is atomic within one event loop."""
+class ExpiringMap:
+    """Keys kept for `ttl_seconds` each, at most `max_entries` of them (oldest dropped first),
+    with a value per key: the bookkeeping both the retry dedup and the replay ledger need."""
 
     def __init__(
-        self, ttl_seconds: float = 600.0, max_entries: int = 20_000,
+        self, ttl_seconds: float, max_entries: int = 20_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if ttl_seconds <= 0 or max_entries <= 0:
@@ -46,38 +47,60 @@ class DedupCache:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._clock = clock
-        self._expiry: OrderedDict[str, float] = OrderedDict()  # insertion order = expiry order
+        # insertion order = expiry order: key -> (expires, value)
+        self._entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
 
     def __len__(self) -> int:
         self._purge(self._clock())
-        return len(self._expiry)
+        return len(self._entries)
 
     def __contains__(self, key: str) -> bool:
+        self._purge(self._clock())
+        return key in self._entries
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._purge(self._clock())
+        entry = self._entries.get(key)
+        return default if entry is None else entry[1]
+
+    def add(self, key: str, value: Any = None) -> bool:
+        """Stores `key` unless it is already there; True when it was new."""
         now = self._clock()
         self._purge(now)
-        return key in self._expiry
+        if key in self._entries:
+            return False
+        self._entries[key] = (now + self.ttl, value)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return True
+
+    def pop(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def _purge(self, now: float) -> None:
+        while self._entries:
+            key, (expires, _) = next(iter(self._entries.items()))
+            if expires > now:
+                break
+            del self._entries[key]
+
+
+class DedupCache(ExpiringMap):
+    """A TTL + size-bounded set of message keys; `claim` is atomic within one event loop."""
+
+    def __init__(
+        self, ttl_seconds: float = 600.0, max_entries: int = 20_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(ttl_seconds, max_entries, clock)
 
     def claim(self, key: str) -> bool:
         """True for the first sighting of `key` within the TTL (the caller answers it)."""
-        now = self._clock()
-        self._purge(now)
-        if key in self._expiry:
-            return False
-        self._expiry[key] = now + self.ttl
-        while len(self._expiry) > self.max_entries:
-            self._expiry.popitem(last=False)
-        return True
+        return self.add(key)
 
     def release(self, key: str) -> None:
         """Forgets `key`: its processing failed before any answer, so a retry may try again."""
-        self._expiry.pop(key, None)
-
-    def _purge(self, now: float) -> None:
-        while self._expiry:
-            key, expires = next(iter(self._expiry.items()))
-            if expires > now:
-                break
-            del self._expiry[key]
+        self.pop(key)
 
 
 class DedupStore(Protocol):

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from typing import Protocol
+
+from assistant.channels.wechat_dedup import ExpiringMap
 
 log = logging.getLogger(__name__)
 
@@ -33,45 +32,13 @@ class ReplayLedger(Protocol):
     def admit(self, timestamp: str, nonce: str, body: bytes) -> bool: ...
 
 
-class SignatureLedger:
+class SignatureLedger(ExpiringMap):
     """(timestamp, nonce) -> the digest of the body first signed with it, for `ttl_seconds`."""
-
-    def __init__(
-        self,
-        ttl_seconds: float,
-        max_entries: int = 20_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if ttl_seconds <= 0 or max_entries <= 0:
-            raise ValueError("ttl_seconds and max_entries must be positive")
-        self.ttl = ttl_seconds
-        self.max_entries = max_entries
-        self._clock = clock
-        self._seen: OrderedDict[str, tuple[float, str]] = OrderedDict()  # in expiry order
-
-    def __len__(self) -> int:
-        self._purge(self._clock())
-        return len(self._seen)
 
     def admit(self, timestamp: str, nonce: str, body: bytes) -> bool:
         """True for a new pair, or a pair seen with this same body; False for another body."""
-        now = self._clock()
-        self._purge(now)
         key, digest = f"{timestamp}:{nonce}", _digest(body)
-        seen = self._seen.get(key)
-        if seen is not None:
-            return seen[1] == digest
-        self._seen[key] = (now + self.ttl, digest)
-        while len(self._seen) > self.max_entries:
-            self._seen.popitem(last=False)
-        return True
-
-    def _purge(self, now: float) -> None:
-        while self._seen:
-            key, (expires, _) = next(iter(self._seen.items()))
-            if expires > now:
-                break
-            del self._seen[key]
+        return self.add(key, digest) or self.get(key) == digest
 
 
 class RedisSignatureLedger:

@@ -51,6 +51,9 @@ NOT_FACTS_INTENTS = frozenset({"greet", "goodbye", "thanks", "bot_challenge", "a
 # asked ("不知道啊，没测过", "汽车配件", "没听说过，不清楚"); only a bare yes / no in them is not
 # taken as an answer ("不用了" is not "no, procedures are incomplete").
 GUARDED_INTENTS = frozenset({"stop_form", "out_of_scope", "complain"})
+# ... where a bare product name ("汽车配件") is still an industry, a longer message without
+# business words ("先不测了，下次再说") is not.
+MAX_BARE_INDUSTRY_CHARS = 6
 
 
 def profile_from_slots(tracker: Tracker) -> dict[str, Any]:
@@ -130,7 +133,8 @@ class ValidateEnterpriseProfileForm(FormValidationAction):
                 if (k not in stated.terse or v == UNKNOWN)
                 # "先不测了，下次再说" is no industry; "汽车配件" is
                 and (k != "industry" or not industry.unknown
-                     or extractor.describes_business(str(v)) or len(str(v)) <= 6)})
+                     or extractor.describes_business(str(v))
+                     or len(str(v)) <= MAX_BARE_INDUSTRY_CHARS)})
         return self._stating(dispatcher, tracker, stated)
 
     @staticmethod

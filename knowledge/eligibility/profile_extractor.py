@@ -35,6 +35,9 @@ _MIN_INDUSTRY_CHARS = 2
 # A clause naming no topic is read as yes / no only when it is this short ("应该符合",
 # "都办了"): in "我们是做光伏组件的" the 是 answers nothing. "Don't know" counts at any length.
 _MAX_ANSWER_CHARS = 6
+# Word lists of profile_phrases.yml that say what a whole message is about (not a fact).
+CUE_LISTS = ("industry_cues", "back_reference_cues", "own_enterprise_cues", "entitlement_cues",
+             "accept_assessment_cues")
 # Facts that may sit inside an industry description ("做石墨烯材料的小企业").
 _DESCRIPTIVE_FIELDS = frozenset({"scale"})
 
@@ -126,17 +129,9 @@ class ProfileExtractor:
         markers: _Markers | None = None,
         confirm_when_terse: Mapping[str, Any] | None = None,
         statements: Mapping[str, Mapping[Any, str]] | None = None,
-        industry_cues: tuple[str, ...] = (),
-        back_reference_cues: tuple[str, ...] = (),
-        own_enterprise_cues: tuple[str, ...] = (),
-        entitlement_cues: tuple[str, ...] = (),
-        accept_assessment_cues: tuple[str, ...] = (),
+        cues: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
-        self._accept_assessment_cues = accept_assessment_cues
-        self._entitlement_cues = entitlement_cues
-        self._own_enterprise_cues = own_enterprise_cues
-        self._industry_cues = industry_cues
-        self._back_reference_cues = back_reference_cues
+        self._cues = dict(cues or {})  # CUE_LISTS of the data file, by name
         self._fields = fields
         self._answers = answers
         self.labels = labels or {}  # how the assistant names each fact to the owner
@@ -163,11 +158,7 @@ class ProfileExtractor:
                               for k in _Markers.__dataclass_fields__})
         return cls(fields, answers, {k: str(v) for k, v in (data.get("labels") or {}).items()},
                    topics, markers, data.get("confirm_when_terse"), data.get("statements"),
-                   tuple(map(str, data.get("industry_cues") or ())),
-                   tuple(map(str, data.get("back_reference_cues") or ())),
-                   tuple(map(str, data.get("own_enterprise_cues") or ())),
-                   tuple(map(str, data.get("entitlement_cues") or ())),
-                   tuple(map(str, data.get("accept_assessment_cues") or ())))
+                   {name: tuple(map(str, data.get(name) or ())) for name in CUE_LISTS})
 
     def short_answer(self, text: str) -> str | None:
         """'yes', 'no' or 'unknown' when the whole message is a short answer, else None."""
@@ -261,24 +252,27 @@ class ProfileExtractor:
 
     def refers_back(self, text: str) -> bool:
         """Whether a category question is about the category of the last answer."""
-        return any(cue in text for cue in self._back_reference_cues)
+        return self._has("back_reference_cues", text)
 
     def about_own_enterprise(self, text: str) -> bool:
-        return any(cue in text for cue in self._own_enterprise_cues)
+        return self._has("own_enterprise_cues", text)
 
     def asks_entitlement(self, text: str) -> bool:
         """'我们公司能享受哪些政策': what the owner's own enterprise can get."""
-        return self.about_own_enterprise(text) and any(c in text for c in self._entitlement_cues)
+        return self.about_own_enterprise(text) and self._has("entitlement_cues", text)
 
     def accepts_assessment(self, text: str) -> bool:
         """A reply to the offer of an assessment that takes it ("可以，评估一下", "行")."""
         if is_question(text):
             return False
-        return self.answer(text) == "yes" or any(c in text for c in self._accept_assessment_cues)
+        return self.answer(text) == "yes" or self._has("accept_assessment_cues", text)
 
     def describes_business(self, text: str) -> bool:
         """Whether words read as an industry talk about a business at all ("做家具的")."""
-        return any(cue in text for cue in self._industry_cues)
+        return self._has("industry_cues", text)
+
+    def _has(self, cue_list: str, text: str) -> bool:
+        return any(cue in text for cue in self._cues.get(cue_list, ()))
 
     def answer(self, text: str) -> str | None:
         """'yes', 'no' or 'unknown' for a reply to a yes/no question ("对的", "不对", "不清楚")."""

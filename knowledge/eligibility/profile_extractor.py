@@ -35,6 +35,9 @@ _MIN_INDUSTRY_CHARS = 2
 # A clause naming no topic is read as yes / no only when it is this short ("应该符合",
 # "都办了"): in "我们是做光伏组件的" the 是 answers nothing. "Don't know" counts at any length.
 _MAX_ANSWER_CHARS = 6
+# ... or this short when it names what was asked about in general words ("排放应该没问题" to the
+# emissions question): the topic's `asked` words count only for the question just asked.
+_MAX_ASKED_ANSWER_CHARS = 12
 # Word lists of profile_phrases.yml that say what a whole message is about (not a fact).
 CUE_LISTS = ("industry_cues", "back_reference_cues", "own_enterprise_cues", "entitlement_cues",
              "accept_assessment_cues")
@@ -58,6 +61,7 @@ class _Topic:
     low: tuple[str, ...] = ()  # a word that turns the topic around (污染小)
     yes_value: Any = True  # None: "yes" alone says too little (which level of key project?)
     no_value: Any = False
+    asked: tuple[str, ...] = ()  # general words that name it only when it was just asked
 
     def named_by(self, clause: str) -> str | None:
         """'cue' or 'inverse' when the clause names this topic, else None."""
@@ -95,11 +99,11 @@ class _Markers:
                     break
         return clause.lstrip("哦噢啊呀"), corrected
 
-    def answer(self, clause: str) -> str | None:
+    def answer(self, clause: str, limit: int = _MAX_ANSWER_CHARS) -> str | None:
         """'yes', 'no' or 'unknown' for a clause that answers without naming the topic."""
         if self.is_unknown(clause):
             return "unknown"
-        if len(clause) > _MAX_ANSWER_CHARS:
+        if len(clause) > limit:
             return None
         if self.negated(clause):
             return "no"
@@ -151,7 +155,8 @@ class ProfileExtractor:
         answers = {k: tuple(map(str, v)) for k, v in (data.get("answers") or {}).items()}
         topics = tuple(
             _Topic(name, *(tuple(map(str, spec.get(k) or ())) for k in ("cues", "inverse", "low")),
-                   spec.get("yes_value", True), spec.get("no_value", False))
+                   spec.get("yes_value", True), spec.get("no_value", False),
+                   tuple(map(str, spec.get("asked") or ())))
             for name, spec in (data.get("topics") or {}).items())
         marker_data = data.get("markers") or {}
         markers = _Markers(**{k: tuple(map(str, marker_data.get(k) or ()))
@@ -235,7 +240,8 @@ class ProfileExtractor:
 
         terse: set[str] = set()
         if requested in BOOLEAN_FIELDS or requested == "key_project":
-            answers = [a for c in bare_clauses if (a := self._answer(c, whole_answer))]
+            asked = next((t.asked for t in self._topics if t.field == requested), ())
+            answers = [a for c in bare_clauses if (a := self._answer(c, whole_answer, asked))]
             value = self._answer_value(requested, answers[0]) if answers else None
             if requested not in facts and value is not None:
                 facts[requested] = value
@@ -284,8 +290,10 @@ class ProfileExtractor:
                 return found
         return None
 
-    def _answer(self, clause: str, whole_answer: str | None) -> str | None:
-        return whole_answer or self._markers.answer(clause)
+    def _answer(self, clause: str, whole_answer: str | None,
+                asked: tuple[str, ...] = ()) -> str | None:
+        limit = _MAX_ASKED_ANSWER_CHARS if any(w in clause for w in asked) else _MAX_ANSWER_CHARS
+        return whole_answer or self._markers.answer(clause, limit)
 
     @staticmethod
     def _answer_value(requested: str, answer: str) -> Any:

@@ -115,6 +115,9 @@ def test_labels_name_every_profile_fact(extractor: ProfileExtractor) -> None:
     ("不知道啊，没测过", "meets_emission_standards", UNKNOWN),
     ("没听说过，不清楚", "environmental_leader", UNKNOWN),
     ("这个不清楚", "key_project", UNKNOWN),
+    # longer, but naming what was asked in general words
+    ("排放应该没问题", "meets_emission_standards", True),
+    ("该办的证都办了吧", "procedures_complete", True),
 ])
 def test_natural_answers_fill_the_requested_fact(
     extractor: ProfileExtractor, answer: str, requested: str, expected: object
@@ -125,6 +128,9 @@ def test_natural_answers_fill_the_requested_fact(
 def test_a_long_clause_with_a_yes_word_is_not_an_answer(extractor: ProfileExtractor) -> None:
     text = "我们是做光伏组件的"
     assert extractor.extract(text, "procedures_complete", unknown(text)) == {}
+    # ... nor a longer one about something else, nor general words for another question
+    assert extractor.extract("治理设备老是坏", "meets_emission_standards", unknown("x")) == {}
+    assert extractor.extract("排放应该没问题", "conforms_industrial_policy", unknown("x")) == {}
     assert extractor.extract("哈哈哈", "procedures_complete", unknown("哈哈哈")) == {}
 
 
